@@ -1,0 +1,40 @@
+# The promised commands. Every target bootstraps .venv itself.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export GX_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export SCARF_ANALYTICS := false
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: venv demo test airflow dsn stop bench lint
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@bash infra/bootstrap_venv.sh $(VENV)
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@$(PY) -m ingestion demo
+
+test: $(STAMP)
+	@$(PY) -m pytest
+
+airflow: $(STAMP)
+	@bash infra/airflow_local.sh
+
+dsn: $(STAMP)
+	@$(PY) -m infra.local_pg dsn
+
+stop: $(STAMP)
+	@bash infra/airflow_local.sh stop || true
+	@$(PY) -m infra.local_pg stop
+
+bench: $(STAMP)
+	@$(PY) -m tests.bench
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check ingestion dags expectations infra tests

@@ -1,0 +1,1 @@
+"""Airflow DAGs of the governance warehouse (orchestration only; see README.md)."""

@@ -1,0 +1,1 @@
+"""Shared DAG building blocks: assets, the landing-folder watcher, default_args."""

@@ -1,0 +1,1 @@
+"""The Great Expectations side of the quality gate."""

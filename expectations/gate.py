@@ -1,0 +1,64 @@
+"""Run the GX suites in `expectations/suites/` against the candidate marts.
+
+Suites are committed as JSON (`<mart>.critical.json` blocks publication,
+`<mart>.warning.json` is reported only). The GX context is ephemeral: each gate run
+builds its datasource for the warehouse it checks, so concurrent runs on different
+warehouses never share configuration on disk.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from warehouse.checks import CheckResult
+from warehouse.db import sqlalchemy_url
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+def suite_files() -> list[Path]:
+    return sorted(SUITES_DIR.glob("*.json"))
+
+
+def run_suites(dsn: str, schema: str) -> list[CheckResult]:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(dsn))
+    checks: list[CheckResult] = []
+    for path in suite_files():
+        definition = json.loads(path.read_text(encoding="utf-8"))
+        mart, severity = definition["name"].rsplit(".", 1)
+        try:
+            asset = datasource.add_table_asset(name=mart, table_name=mart, schema_name=schema)
+        except Exception as exc:  # the table is missing from the candidate: that fails the suite
+            checks.append(CheckResult("gx", definition["name"], mart, severity, "error",
+                                      message=f"table {schema}.{mart} cannot be read: {exc}"[:2000]))
+            continue
+        batch_definition = asset.add_batch_definition_whole_table(f"{mart}_whole")
+        suite = context.suites.add(gx.ExpectationSuite(name=definition["name"],
+                                                       expectations=definition["expectations"]))
+        result = batch_definition.get_batch().validate(suite)
+        for item in result.results:
+            config = item.expectation_config
+            observed = item.result or {}
+            column = config.kwargs.get("column") or config.kwargs.get("column_list") or ""
+            checks.append(CheckResult(
+                source="gx", name=f"{definition['name']}:{config.type}:{column}".rstrip(":"), target=mart,
+                severity=severity, status="pass" if item.success else "fail",
+                failures=observed.get("unexpected_count"),
+                message=None if item.success else json.dumps(_short(observed), ensure_ascii=False, default=str),
+                details={"kwargs": {k: v for k, v in config.kwargs.items() if k != "batch_id"}},
+            ))
+    return checks
+
+
+def _short(observed: dict) -> dict:
+    keep = ("observed_value", "unexpected_count", "unexpected_percent", "partial_unexpected_list")
+    return {k: observed[k] for k in keep if k in observed}

@@ -1,0 +1,111 @@
+-- Idempotent warehouse bootstrap: schemas, roles, grants and the audit tables.
+-- Applied by `warehouse.bootstrap.bootstrap()` before every load and build; safe to rerun.
+
+create schema if not exists raw;
+create schema if not exists audit;
+create schema if not exists marts;
+
+-- Roles are cluster-wide; create them once, never fail if they exist.
+do $$
+declare r text;
+begin
+    foreach r in array array['gov_ingest', 'gov_transform', 'bi_reader', 'auditor'] loop
+        if not exists (select 1 from pg_roles where rolname = r) then
+            execute format('create role %I nologin', r);
+        end if;
+    end loop;
+end $$;
+
+comment on schema raw is 'Departmental feeds as received (append-only, may hold personal information) / 原始数据';
+comment on schema audit is 'Ingestion batches, rejected rows, publications and check results / 审计';
+comment on schema marts is 'Published marts: the BI contract / 发布数据集市';
+
+create table if not exists audit.ingestion_batches (
+    batch_id bigint generated always as identity primary key,
+    feed_id text not null,
+    file_name text not null,
+    sha256 text not null check (sha256 ~ '^[0-9a-f]{64}$'),
+    file_bytes bigint not null check (file_bytes >= 0),
+    status text not null check (status in ('loading', 'loaded', 'partial', 'rejected', 'duplicate')),
+    rows_in integer not null default 0 check (rows_in >= 0),
+    rows_loaded integer not null default 0 check (rows_loaded >= 0),
+    rows_rejected integer not null default 0 check (rows_rejected >= 0),
+    warnings integer not null default 0,
+    duplicate_of bigint references audit.ingestion_batches (batch_id),
+    message text,
+    archive_path text,
+    received_at timestamptz not null default now(),
+    started_at timestamptz not null default clock_timestamp(),
+    finished_at timestamptz,
+    constraint ingestion_batches_rows_balance
+        check (status = 'loading' or rows_in = rows_loaded + rows_rejected)
+);
+comment on table audit.ingestion_batches is 'One row per received file (a batch); rows_in = rows_loaded + rows_rejected is enforced / 接收批次';
+-- A file's content is loaded once per feed; re-deliveries are recorded as status duplicate.
+create unique index if not exists ingestion_batches_one_load_per_content
+    on audit.ingestion_batches (feed_id, sha256) where status <> 'duplicate';
+
+create table if not exists audit.rejected_rows (
+    rejection_id bigint generated always as identity primary key,
+    batch_id bigint not null references audit.ingestion_batches (batch_id),
+    row_number integer,
+    column_name text,
+    rule text not null,
+    reason text not null,
+    reason_zh text,
+    original_values jsonb
+);
+comment on table audit.rejected_rows is 'Rows (or whole files, row_number null) refused by the feed contract, with their original values / 拒收记录';
+create index if not exists rejected_rows_batch on audit.rejected_rows (batch_id, row_number);
+
+create table if not exists audit.ingestion_warnings (
+    warning_id bigint generated always as identity primary key,
+    batch_id bigint not null references audit.ingestion_batches (batch_id),
+    row_number integer,
+    column_name text,
+    rule text not null,
+    reason text not null,
+    reason_zh text
+);
+comment on table audit.ingestion_warnings is 'Accepted rows or files with something an auditor should see (legacy codes, schema drift) / 接收警告';
+
+create table if not exists audit.publications (
+    publication_id bigint generated always as identity primary key,
+    run_id text not null,
+    started_at timestamptz not null default clock_timestamp(),
+    finished_at timestamptz,
+    outcome text not null default 'running' check (outcome in ('running', 'published', 'blocked', 'failed')),
+    checks_total integer,
+    checks_passed integer,
+    checks_failed integer,
+    report_path text,
+    source_batches bigint[] not null default '{}',
+    message text
+);
+comment on table audit.publications is 'Every build-gate-publish attempt and its outcome / 发布记录';
+
+create table if not exists audit.check_results (
+    check_result_id bigint generated always as identity primary key,
+    publication_id bigint not null references audit.publications (publication_id),
+    check_source text not null check (check_source in ('dbt', 'gx', 'reconciliation')),
+    check_name text not null,
+    target text,
+    severity text not null check (severity in ('critical', 'warning')),
+    status text not null check (status in ('pass', 'fail', 'error', 'skipped')),
+    failures bigint,
+    message text,
+    details jsonb
+);
+comment on table audit.check_results is 'Each check run on a candidate publication / 质量检查结果';
+create index if not exists check_results_publication on audit.check_results (publication_id);
+
+-- Grants. Schema-level USAGE plus explicit table grants; the publish step re-grants on
+-- the freshly swapped marts schema (default privileges would stay with the old one).
+grant usage, create on schema raw, audit to gov_ingest;
+grant select, insert, update on all tables in schema raw, audit to gov_ingest;
+grant usage on schema raw, audit to gov_transform;
+grant select on all tables in schema raw to gov_transform;
+grant select, insert, update on audit.publications, audit.check_results to gov_transform;
+grant usage on schema audit to auditor;
+grant select on all tables in schema audit to auditor;
+revoke all on schema raw from bi_reader, auditor;

@@ -1,0 +1,194 @@
+"""Command line: the same functions the Airflow tasks call.
+
+    python -m ingestion feeds
+    python -m ingestion load FEED PATH [--json]
+    python -m ingestion load-dir DIR [--json]
+    python -m ingestion ingest [FEED ...]          take every waiting file in the landing zone
+    python -m ingestion build [--force]            dbt build → gate → publish
+    python -m ingestion status [--json]
+    python -m ingestion generate --out DIR [--scale N] [--seed S] [--feeds a,b]
+    python -m ingestion demo                       what `make demo` runs
+
+Exit codes: 0 success; 1 a file was rejected whole / a publication was blocked;
+2 usage or configuration error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _print(obj, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, ensure_ascii=False, default=str))
+    else:
+        for key, value in obj.items():
+            if key == "errors" and value:
+                print("errors:")
+                for err in value:
+                    print(f"  row {err['row']}, column {err['column']}: [{err['rule']}] {err['reason']}")
+            elif key != "errors":
+                print(f"{key}: {value}")
+
+
+def cmd_feeds(args) -> int:
+    from ingestion.registry import load_registry
+
+    for spec in load_registry().values():
+        print(f"{spec.feed_id:28} {spec.format:6} {spec.encoding or '':10} {spec.department}  {spec.title}")
+    return 0
+
+
+def cmd_load(args) -> int:
+    from ingestion.load import load_file
+
+    path = Path(args.path)
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return 2
+    summary = load_file(args.feed, path)
+    _print(summary.to_dict(), args.json)
+    if summary.status == "rejected":
+        print(f"error: {path.name} rejected: {summary.message or 'every row was rejected'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_load_dir(args) -> int:
+    """Load every `<feed_id>.<ext>` file of a folder (as `generate` writes them)."""
+    from ingestion.load import load_file
+    from ingestion.registry import feed_ids
+
+    worst = 0
+    for feed in feed_ids():
+        for path in sorted(Path(args.dir).glob(f"{feed}.*")):
+            summary = load_file(feed, path)
+            _print(summary.to_dict() if args.json else _brief(summary.to_dict()), args.json)
+            worst = max(worst, 1 if summary.status == "rejected" else 0)
+    return worst
+
+
+def _brief(summary: dict) -> dict:
+    keys = ("feed", "file", "status", "rows_in", "rows_loaded", "rows_rejected", "batch_id", "seconds")
+    return {"batch": " ".join(f"{k}={summary[k]}" for k in keys)}
+
+
+def cmd_ingest(args) -> int:
+    from ingestion.pipeline import ingest_pending
+    from ingestion.registry import feed_ids
+
+    worst = 0
+    for feed in args.feeds or feed_ids():
+        for summary in ingest_pending(feed):
+            _print(summary if args.json else _brief(summary), args.json)
+            worst = max(worst, 1 if summary["status"] == "rejected" else 0)
+    return worst
+
+
+def cmd_build(args) -> int:
+    from warehouse.pipeline import build_and_publish
+
+    result = build_and_publish(f"cli-{uuid.uuid4().hex[:8]}", force=args.force)
+    if not args.json:
+        result.pop("failed_checks", None)
+    _print(result, args.json)
+    return 1 if result["outcome"] == "blocked" else 0
+
+
+def cmd_status(args) -> int:
+    from warehouse.db import connect
+    from warehouse.bootstrap import bootstrap
+
+    bootstrap()
+    with connect() as conn:
+        batches = conn.execute(
+            "select feed_id, count(*), sum(rows_in), sum(rows_loaded), sum(rows_rejected), max(finished_at) "
+            "from audit.ingestion_batches group by feed_id order by feed_id").fetchall()
+        pub = conn.execute("select publication_id, outcome, finished_at, checks_passed, checks_total, report_path "
+                           "from audit.publications order by publication_id desc limit 1").fetchone()
+    status = {"feeds": [dict(zip(["feed", "batches", "rows_in", "rows_loaded", "rows_rejected", "last"], row))
+                        for row in batches],
+              "last_publication": dict(zip(["publication_id", "outcome", "finished_at", "checks_passed",
+                                            "checks_total", "report_path"], pub)) if pub else None}
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, default=str))
+    else:
+        for feed in status["feeds"]:
+            print(f"{feed['feed']:28} batches={feed['batches']} in={feed['rows_in']} loaded={feed['rows_loaded']} "
+                  f"rejected={feed['rows_rejected']} last={feed['last']}")
+        print(f"last publication: {status['last_publication']}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from ingestion.generate import generate_sample
+
+    feeds = args.feeds.split(",") if args.feeds else None
+    written = generate_sample(Path(args.out), scale=args.scale, seed=args.seed, feeds=feeds)
+    for feed, path in written.items():
+        print(f"{feed:28} {path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from ingestion.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ingestion", description="Governance warehouse ingestion")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("feeds", help="list the registered feeds").set_defaults(func=cmd_feeds)
+    load = sub.add_parser("load", help="load one file of one feed")
+    load.add_argument("feed")
+    load.add_argument("path")
+    load.add_argument("--json", action="store_true", help="print the batch summary as one JSON object")
+    load.set_defaults(func=cmd_load)
+    load_dir = sub.add_parser("load-dir", help="load every <feed_id>.<ext> file in a folder")
+    load_dir.add_argument("dir")
+    load_dir.add_argument("--json", action="store_true")
+    load_dir.set_defaults(func=cmd_load_dir)
+    ingest = sub.add_parser("ingest", help="load every waiting file in the landing zone")
+    ingest.add_argument("feeds", nargs="*")
+    ingest.add_argument("--json", action="store_true")
+    ingest.set_defaults(func=cmd_ingest)
+    build = sub.add_parser("build", help="dbt build, quality gate, publish or block")
+    build.add_argument("--force", action="store_true", help="build even if no new batch arrived")
+    build.add_argument("--json", action="store_true")
+    build.set_defaults(func=cmd_build)
+    status = sub.add_parser("status", help="batches per feed and the last publication")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    generate = sub.add_parser("generate", help="write the Meishan sample feeds")
+    generate.add_argument("--out", required=True)
+    generate.add_argument("--scale", type=int, default=1)
+    generate.add_argument("--seed", type=int, default=2021)
+    generate.add_argument("--feeds", help="comma-separated feed ids (default: all)")
+    generate.set_defaults(func=cmd_generate)
+    sub.add_parser("demo", help="generate, ingest, build, gate, publish; print a summary").set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from ingestion.registry import SpecError
+
+    try:
+        return args.func(args)
+    except SpecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Run dbt against the warehouse, in a subprocess, and read back what it did.
+
+A subprocess keeps dbt's global state and logging out of the caller (an Airflow task,
+the CLI, a test). The target path is per database so partial parsing is reused between
+runs on the same warehouse but never shared between two warehouses.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warehouse.db import dsn_parts
+from warehouse.settings import REPO_ROOT, get_settings
+
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+CANDIDATE_SCHEMA = "marts_candidate"
+
+
+@dataclass
+class DbtResult:
+    command: list[str]
+    returncode: int
+    seconds: float
+    results: list[dict] = field(default_factory=list)
+    log_tail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def dbt_env(dsn: str) -> dict[str, str]:
+    parts = dsn_parts(dsn)
+    env = dict(os.environ)
+    env.update({
+        "DBT_PG_HOST": parts["host"],
+        "DBT_PG_PORT": parts["port"],
+        "DBT_PG_USER": parts["user"],
+        "DBT_PG_PASSWORD": parts["password"],
+        "DBT_PG_DBNAME": parts["dbname"],
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+        "DBT_PROFILES_DIR": str(DBT_PROJECT),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT),
+    })
+    return env
+
+
+def target_dir(dsn: str) -> Path:
+    key = hashlib.sha1(dsn.encode()).hexdigest()[:10]
+    return get_settings().var_dir / "dbt" / f"{dsn_parts(dsn)['dbname']}-{key}"
+
+
+def run_dbt(args: list[str], dsn: str, *, candidate_schema: str = CANDIDATE_SCHEMA) -> DbtResult:
+    """Run `dbt <args>` on the given warehouse; never raises on dbt failure."""
+    work = target_dir(dsn)
+    work.mkdir(parents=True, exist_ok=True)
+    dbt = Path(sys.executable).with_name("dbt")
+    command = [str(dbt), *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+               "--vars", json.dumps({"candidate_schema": candidate_schema}), "--no-use-colors"]
+    started = time.perf_counter()
+    proc = subprocess.run(command, cwd=DBT_PROJECT, env=dbt_env(dsn), capture_output=True, text=True)
+    result = DbtResult(command=command, returncode=proc.returncode, seconds=round(time.perf_counter() - started, 2),
+                       log_tail=(proc.stdout + proc.stderr)[-6000:])
+    run_results = work / "target" / "run_results.json"
+    if run_results.exists() and run_results.stat().st_mtime >= time.time() - result.seconds - 5:
+        result.results = json.loads(run_results.read_text()).get("results", [])
+    return result

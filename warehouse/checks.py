@@ -1,0 +1,72 @@
+"""Check results from every source of the gate (dbt tests, GX suites, reconciliation)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+
+@dataclass
+class CheckResult:
+    source: str  # dbt | gx | reconciliation
+    name: str
+    target: str | None
+    severity: str  # critical blocks publication; warning is reported only
+    status: str  # pass | fail | error | skipped
+    failures: int | None = None
+    message: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocks(self) -> bool:
+        return self.severity == "critical" and self.status != "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def from_dbt(results: list[dict]) -> list[CheckResult]:
+    """Every dbt node result becomes a check: a model that failed to build blocks too."""
+    checks = []
+    for result in results:
+        unique_id = result.get("unique_id", "")
+        kind = unique_id.split(".")[0]
+        status = result.get("status")
+        if kind == "test":
+            mapped = {"pass": "pass", "fail": "fail", "error": "error", "skipped": "skipped", "warn": "fail"}[status]
+            severity = "warning" if status == "warn" else "critical"
+        else:
+            mapped = {"success": "pass", "error": "error", "skipped": "skipped"}.get(status, "error")
+            severity = "critical"
+        checks.append(CheckResult(
+            source="dbt", name=unique_id, target=unique_id.split(".")[2] if unique_id.count(".") >= 2 else None,
+            severity=severity, status=mapped, failures=result.get("failures"),
+            message=(result.get("message") or "")[:2000] or None,
+            details={"execution_time": result.get("execution_time"), "resource": kind},
+        ))
+    return checks
+
+
+def reconcile(conn, candidate_schema: str) -> list[CheckResult]:
+    """Raw and marts must agree: every distinct key loaded reaches its dimension."""
+    checks = []
+    pairs = [("party_organizations", "org_code", "dim_party_organizations", "org_code")]
+    for raw_table, raw_key, mart, mart_key in pairs:
+        exists = conn.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
+                              (f"raw.{raw_table}", f"{candidate_schema}.{mart}")).fetchone()[0]
+        if not exists:
+            checks.append(CheckResult("reconciliation", f"{raw_table}_keys_reach_{mart}", mart, "critical",
+                                      "error", message="table missing"))
+            continue
+        raw_keys = conn.execute(sql.SQL("select count(distinct {}) from {}").format(
+            sql.Identifier(raw_key), sql.Identifier("raw", raw_table))).fetchone()[0]
+        mart_rows = conn.execute(sql.SQL("select count(*) from {}").format(
+            sql.Identifier(candidate_schema, mart))).fetchone()[0]
+        checks.append(CheckResult(
+            "reconciliation", f"{raw_table}_keys_reach_{mart}", mart, "critical",
+            "pass" if raw_keys == mart_rows else "fail", failures=abs(raw_keys - mart_rows),
+            message=f"raw distinct {raw_key}: {raw_keys}; {mart} rows: {mart_rows}",
+            details={"raw_keys": raw_keys, "mart_rows": mart_rows},
+        ))
+    return checks

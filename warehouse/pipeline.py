@@ -1,0 +1,107 @@
+"""Build → gate → publish: the one code path behind `make demo`, the CLI and Airflow.
+
+dbt builds the marts into a candidate schema; dbt tests, GX suites and reconciliation
+checks run on it; only if no critical check fails is the candidate swapped in as
+`marts`. Either way the attempt, every check and a report are recorded in `audit`.
+Builds never overlap: a session advisory lock serialises them per warehouse.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from warehouse.bootstrap import bootstrap
+from warehouse.build import CANDIDATE_SCHEMA, run_dbt
+from warehouse.checks import CheckResult, from_dbt, reconcile
+from warehouse.db import connect
+from warehouse.publish import swap_in
+from warehouse.report import write_report
+from warehouse.settings import get_settings
+
+log = logging.getLogger(__name__)
+BUILD_LOCK = 7_300_402
+
+
+def pending_batches(conn) -> tuple[list[int], int | None]:
+    """All batches with rows, and the high-water mark of the last published build."""
+    batches = [r[0] for r in conn.execute(
+        "select batch_id from audit.ingestion_batches where status in ('loaded', 'partial') order by batch_id")]
+    published = conn.execute(
+        "select coalesce(max(b), 0) from audit.publications, unnest(source_batches) as b "
+        "where outcome = 'published'").fetchone()[0]
+    return batches, published
+
+
+def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = False) -> dict[str, Any]:
+    dsn = dsn or get_settings().dsn
+    bootstrap(dsn)
+    with connect(dsn, autocommit=True) as lock_conn:
+        lock_conn.execute("select pg_advisory_lock(%s)", (BUILD_LOCK,))
+        try:
+            return _build_and_publish(run_id, dsn, force)
+        finally:
+            lock_conn.execute("select pg_advisory_unlock(%s)", (BUILD_LOCK,))
+
+
+def _build_and_publish(run_id: str, dsn: str, force: bool) -> dict[str, Any]:
+    settings = get_settings()
+    with connect(dsn, autocommit=True) as conn:
+        batches, published_high_water = pending_batches(conn)
+        if not force and batches and max(batches) <= published_high_water:
+            return {"outcome": "nothing_to_do", "run_id": run_id,
+                    "message": f"batches up to {published_high_water} are already published"}
+        publication_id = conn.execute(
+            "insert into audit.publications (run_id, source_batches) values (%s, %s) returning publication_id",
+            (run_id, batches)).fetchone()[0]
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CANDIDATE_SCHEMA)))
+
+        log.info("publication %s: dbt build into %s", publication_id, CANDIDATE_SCHEMA)
+        dbt = run_dbt(["build"], dsn)
+        checks = from_dbt(dbt.results)
+        if not dbt.ok and not any(c.status != "pass" for c in checks):
+            checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
+        candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
+        if candidate_exists:
+            checks += reconcile(conn, CANDIDATE_SCHEMA)
+            from expectations.gate import run_suites
+
+            checks += run_suites(dsn, CANDIDATE_SCHEMA)
+
+        blocking = [c for c in checks if c.blocks]
+        outcome = "blocked" if blocking or not candidate_exists else "published"
+        if outcome == "published":
+            swap_in(conn, CANDIDATE_SCHEMA)
+        message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
+                   if blocking else "all critical checks passed")
+        publication = {
+            "publication_id": publication_id, "run_id": run_id, "outcome": outcome,
+            "checks_total": len(checks), "checks_passed": sum(c.status == "pass" for c in checks),
+            "checks_failed": sum(c.status in ("fail", "error") for c in checks),
+            "source_batches": batches, "dbt_seconds": dbt.seconds, "message": message,
+        }
+        report = write_report(settings.reports_dir, publication, checks)
+        _record(conn, publication_id, outcome, publication, checks, str(report))
+        publication["report_path"] = str(report)
+        publication["failed_checks"] = [c.to_dict() for c in blocking]
+        return publication
+
+
+def _record(conn, publication_id: int, outcome: str, publication: dict, checks: list[CheckResult],
+            report: str) -> None:
+    with conn.transaction():
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into audit.check_results (publication_id, check_source, check_name, target, severity, "
+                "status, failures, message, details) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(publication_id, c.source, c.name, c.target, c.severity, c.status, c.failures, c.message,
+                  Jsonb(c.details)) for c in checks],
+            )
+        conn.execute(
+            "update audit.publications set finished_at = clock_timestamp(), outcome = %s, checks_total = %s, "
+            "checks_passed = %s, checks_failed = %s, report_path = %s, message = %s where publication_id = %s",
+            (outcome, publication["checks_total"], publication["checks_passed"], publication["checks_failed"],
+             report, publication["message"], publication_id),
+        )

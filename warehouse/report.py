@@ -1,0 +1,49 @@
+"""Self-contained quality reports for auditors: one HTML and one JSON per publication.
+
+No CSS or JavaScript from a CDN: the reports must read the same on an isolated network.
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from warehouse.checks import CheckResult
+
+_STYLE = """
+body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.pass{color:#17692b}.fail,.error{color:#b00020;font-weight:600}.skipped{color:#777}
+.badge{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;color:#fff}.published{background:#17692b}.blocked,.failed{background:#b00020}
+"""
+
+
+def write_report(reports_dir: Path, publication: dict[str, Any], checks: list[CheckResult]) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    stem = reports_dir / f"publication_{publication['publication_id']:06d}"
+    payload = {**publication, "checks": [c.to_dict() for c in checks]}
+    stem.with_suffix(".json").write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str),
+                                         encoding="utf-8")
+    rows = "\n".join(
+        f"<tr><td>{html.escape(c.source)}</td><td>{html.escape(c.name)}</td><td>{html.escape(c.target or '')}</td>"
+        f"<td>{c.severity}</td><td class='{c.status}'>{c.status}</td><td>{'' if c.failures is None else c.failures}"
+        f"</td><td>{html.escape(c.message or '')}</td></tr>"
+        for c in sorted(checks, key=lambda c: (c.status == "pass", c.source, c.name))
+    )
+    outcome = publication["outcome"]
+    summary = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in publication.items() if k not in ("checks",)
+    )
+    page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<title>Publication {publication['publication_id']} — {outcome}</title><style>{_STYLE}</style></head><body>
+<h1>Quality report / 质量报告 — publication {publication['publication_id']}
+<span class="badge {outcome}">{outcome}</span></h1>
+<table>{summary}</table>
+<h2>Checks / 检查项 ({len(checks)})</h2>
+<table><tr><th>source</th><th>check</th><th>target</th><th>severity</th><th>status</th><th>failures</th>
+<th>message</th></tr>{rows}</table></body></html>"""
+    path = stem.with_suffix(".html")
+    path.write_text(page, encoding="utf-8")
+    return path
