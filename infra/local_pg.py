@@ -36,7 +36,7 @@ def _run_as() -> dict:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
-    return {"user": SYSTEM_USER}
+    return {"user": SYSTEM_USER, "group": SYSTEM_USER, "extra_groups": []}
 
 
 def _grant_path(path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from ingestion.archive import archive_file, file_digest
 from ingestion.errors import FileRejected
@@ -198,7 +199,7 @@ def _copy_rows(conn, spec: FeedSpec, summary: BatchSummary, header_map: HeaderMa
                                            original))
                 summary.rows_rejected += 1
                 continue
-            extra = json.dumps(row.extra, ensure_ascii=False, default=str) if row.extra else None
+            extra = _jsonb(row.extra) if row.extra else None
             copy.write_row((*values, extra, batch_id, row.row_number))
             summary.rows_loaded += 1
 
@@ -249,7 +250,7 @@ def _write_rejects(conn, batch_id: int, rejects: list[_Reject], warnings: list[_
         ) as copy:
             copy.set_types(["bigint", "integer", "text", "text", "text", "text", "jsonb"])
             for r in rejects:
-                original = json.dumps(r.original, ensure_ascii=False, default=_json_default) if r.original else None
+                original = _jsonb(r.original) if r.original else None
                 copy.write_row((batch_id, r.row_number, r.column, r.rule, r.reason, r.reason_zh, original))
     if warnings:
         with conn.cursor() as cur, cur.copy(
@@ -257,6 +258,10 @@ def _write_rejects(conn, batch_id: int, rejects: list[_Reject], warnings: list[_
         ) as copy:
             for w in warnings:
                 copy.write_row((batch_id, w.row_number, w.column, w.rule, w.reason, w.reason_zh))
+
+
+def _jsonb(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=lambda obj: json.dumps(obj, ensure_ascii=False, default=_json_default))
 
 
 def _json_default(value: Any) -> str:

@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Callable
 
+from psycopg.types.json import Jsonb
+
 from ingestion.checksums import id_check_digit, uscc_check_char
 from ingestion.errors import ValueRejected, ValueWarning
 from ingestion.registry import ColumnSpec, FeedSpec
@@ -274,11 +276,12 @@ def parse_list(value: Any, col: ColumnSpec) -> list[str]:
     return [parse_enum(item, col) for item in values] if col.enum else values
 
 
-def parse_json(value: Any, col: ColumnSpec | None = None) -> str:
+def parse_json(value: Any, col: ColumnSpec | None = None) -> Any:
+    """Nested JSON (parties, escalations) is kept as a structure for a jsonb column."""
     if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+        return Jsonb(value)
     try:
-        return json.dumps(json.loads(str(value)), ensure_ascii=False)
+        return Jsonb(json.loads(str(value)))
     except json.JSONDecodeError as exc:
         raise reject("json", f"not valid JSON: {exc.msg}", "不是有效的 JSON") from exc
 

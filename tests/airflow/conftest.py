@@ -4,8 +4,10 @@ Airflow runs in subprocesses configured by `infra.airflow_env.airflow_env` (the 
 settings `make airflow` uses), so this test process's own Airflow configuration is
 never touched beyond a private AIRFLOW_HOME for the in-process DagBag import test.
 
-The PostgreSQL server is the one of `WAREHOUSE_DSN` (CI: a PostgreSQL 15 server) or
-the local embedded one; every test database is created fresh and dropped afterwards.
+Databases come from tests/conftest.py: `fresh_database` (dropped afterwards) for the
+metadata, `warehouse_dsn` (fresh, bootstrapped; it also points WAREHOUSE_DSN,
+LANDING_URI, GOV_VAR_DIR, ARCHIVE_DIR, REPORTS_DIR of this process at temp places,
+which the Airflow subprocesses inherit).
 """
 
 from __future__ import annotations
@@ -15,81 +17,39 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
 # A private home for the in-process import test, set before anything imports airflow.
 os.environ.setdefault("AIRFLOW_HOME", str(Path(tempfile.gettempdir()) / f"airflow_test_home_{os.getuid()}"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-for _name, _value in {"GX_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "SCARF_ANALYTICS": "false"}.items():
-    os.environ.setdefault(_name, _value)
+os.environ.setdefault("SCARF_ANALYTICS", "false")
 
 from infra.airflow_env import airflow_env, free_port  # noqa: E402
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
 
 
-def server_dsn() -> str:
-    """A libpq URI of the `postgres` database on the test server (for CREATE/DROP DATABASE)."""
-    from warehouse.db import with_database
-    from warehouse.settings import get_settings
-
-    return with_database(get_settings().dsn, "postgres")
-
-
-def create_database(prefix: str) -> str:
-    import psycopg
-
-    from warehouse.db import with_database
-
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_dsn(), autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    return with_database(server_dsn(), name)
-
-
-def drop_database(dsn: str) -> None:
-    import psycopg
-
-    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(server_dsn(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+@pytest.fixture
+def metadata_dsn(fresh_database) -> str:
+    """A fresh, empty database for Airflow's metadata (dropped after the test)."""
+    return fresh_database("airflow_test")
 
 
 @pytest.fixture
-def metadata_dsn() -> Iterator[str]:
-    """A fresh, empty database for Airflow's metadata (dropped afterwards)."""
-    dsn = create_database("airflow_test")
-    try:
-        yield dsn
-    finally:
-        drop_database(dsn)
+def make_airflow_env(metadata_dsn: str, tmp_path: Path):
+    """Build the env of an isolated Airflow: free ports, temp AIRFLOW_HOME, fresh metadata DB.
 
-
-@pytest.fixture
-def airflow_home(tmp_path: Path) -> Path:
-    home = tmp_path / "airflow_home"
-    (home / "plugins").mkdir(parents=True)
-    return home
-
-
-@pytest.fixture
-def make_airflow_env(metadata_dsn: str, airflow_home: Path, tmp_path: Path):
-    """Build the env of an isolated Airflow: free ports, temp home, fresh metadata DB.
-
-    Call it with the warehouse DSN and any extra variables (LANDING_URI, ...).
+    Call it after `warehouse_dsn` has set the warehouse variables; extra variables override.
     """
 
-    def make(warehouse_dsn: str, **extra: str) -> dict[str, str]:
+    def make(**extra: str) -> dict[str, str]:
+        home = tmp_path / "airflow_home"
+        (home / "plugins").mkdir(parents=True, exist_ok=True)
         env = airflow_env(
-            home=airflow_home,
+            home=home,
             metadata_dsn=metadata_dsn,
             api_port=free_port(),
             worker_log_port=free_port(),
@@ -97,10 +57,6 @@ def make_airflow_env(metadata_dsn: str, airflow_home: Path, tmp_path: Path):
         )
         env.update(
             {
-                "WAREHOUSE_DSN": warehouse_dsn,
-                "GOV_VAR_DIR": str(tmp_path / "var"),
-                "LANDING_URI": str(tmp_path / "var" / "landing"),
-                "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
                 **extra,
@@ -112,11 +68,16 @@ def make_airflow_env(metadata_dsn: str, airflow_home: Path, tmp_path: Path):
     return make
 
 
-def migrate(env: dict[str, str]) -> float:
-    """`airflow db migrate` on the env's metadata database; returns seconds."""
-    started = time.monotonic()
-    result = subprocess.run(
-        [str(AIRFLOW_BIN), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return time.monotonic() - started
+@pytest.fixture
+def migrate():
+    """`airflow db migrate` on an env's metadata database (a callable returning seconds)."""
+
+    def run(env: dict[str, str]) -> float:
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(AIRFLOW_BIN), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return time.monotonic() - started
+
+    return run
