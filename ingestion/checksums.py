@@ -31,7 +31,7 @@ def uscc_check_char(code17: str) -> str:
     if len(code17) != 17:
         raise ValueError(f"expected 17 characters, got {len(code17)}")
     try:
-        total = sum(_USCC_VALUE[ch] * w for ch, w in zip(code17, _USCC_WEIGHTS))
+        total = sum(_USCC_VALUE[ch] * w for ch, w in zip(code17, _USCC_WEIGHTS, strict=True))
     except KeyError as exc:
         raise ValueError(f"character {exc.args[0]!r} not allowed in a USCC") from None
     return USCC_CHARSET[(31 - total % 31) % 31]
@@ -58,7 +58,7 @@ def id_check_digit(id17: str) -> str:
     """
     if len(id17) != 17 or not (id17.isascii() and id17.isdigit()):
         raise ValueError("expected 17 digits")
-    total = sum(int(ch) * w for ch, w in zip(id17, _ID_WEIGHTS))
+    total = sum(int(ch) * w for ch, w in zip(id17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11]
 
 

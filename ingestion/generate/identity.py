@@ -51,7 +51,7 @@ def id_number(
 def _org_code(rng: random.Random) -> str:
     """A GB 11714 organisation code: 8 digits and its MOD 11 check character."""
     body = f"{rng.randrange(10**8):08d}"
-    total = sum(int(ch) * w for ch, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2)))
+    total = sum(int(ch) * w for ch, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
     check = 11 - total % 11
     return body + {10: "X", 11: "0"}.get(check, str(check))
 

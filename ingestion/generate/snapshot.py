@@ -13,8 +13,8 @@ from typing import Any
 from ingestion.generate import identity
 from ingestion.generate.allocate import split_cents, spread
 from ingestion.generate.formats import cents_to_number, fmt_bool, fmt_cents, fmt_date, random_date
-from ingestion.generate.reference import DivisionRow
 from ingestion.generate.names import FUND_PURPOSES, FUND_SOURCE_KEYWORDS
+from ingestion.generate.reference import DivisionRow
 from ingestion.generate.world import World
 
 Row = list[Any]
@@ -64,9 +64,10 @@ def social_workers(world: World) -> Iterator[Row]:
             number = identity.id_number(rng, world.id_regions, dt.date(1966, 1, 1), dt.date(2000, 12, 31))
         seen.add(number)
         station = rng.choice(stations[county.code]) if rng.random() < 0.95 else ""
+        adult = dt.date(int(number[6:10]) + 21, 9, 1)  # hired after graduating, not before
+        hired = random_date(rng, max(adult, dt.date(2012, 3, 1)), dt.date(world.t.year, 11, 30))
         yield [number, identity.person_name(rng), identity.phone(rng),
-               rng.choices(quals, weights=(55, 30, 13, 2))[0], station, county.code,
-               fmt_date(random_date(rng, dt.date(2012, 3, 1), dt.date(2021, 11, 30)))]
+               rng.choices(quals, weights=(55, 30, 13, 2))[0], station, county.code, fmt_date(hired)]
 
 
 def service_purchase_projects(world: World) -> Iterator[Row]:
@@ -100,11 +101,11 @@ def service_purchase_projects(world: World) -> Iterator[Row]:
 
     per_township = spread(rng, t.purchase_projects, len(townships), minimum=1)
     amounts = split_cents(rng, t.purchase_funds_cents, [rng.randint(3, 20) for _ in range(t.purchase_projects)])
-    plan = [s for s, n in zip(townships, per_township) for _ in range(n)]
+    plan = [s for s, n in zip(townships, per_township, strict=True) for _ in range(n)]
     rng.shuffle(plan)
     terminated_at = rng.randrange(len(plan))
     seq = 0
-    for i, (s, amount) in enumerate(zip(plan, amounts)):
+    for i, (s, amount) in enumerate(zip(plan, amounts, strict=True)):
         if i == terminated_at:
             seq += 1
             yield row(f"GMFW{year}{seq:04d}", rng.choice(pilots), 12_80, year, "终止")

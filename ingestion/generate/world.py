@@ -165,13 +165,13 @@ class World:
                                  founded(2018, 2020), ACTIVE))
         branches: list[PartyOrg] = []
         per_community = spread(rng, t.compound_party_branches, len(self.urban_communities), minimum=4)
-        for c, n in zip(self.urban_communities, per_community):
+        for c, n in zip(self.urban_communities, per_community, strict=True):
             for k in range(1, n + 1):
                 branches.append(PartyOrg(f"ZB{c.code}{k:03d}", f"中共{c.name}第{k}小区党支部", "小区(片区)党支部",
                                          f"QYDW{c.code}", c.code, rng.randint(5, 45), founded(2018, 2021), ACTIVE))
         orgs.extend(branches)
         per_branch = spread(rng, t.party_member_responsibility_areas, len(branches), minimum=1)
-        for b, n in zip(branches, per_branch):
+        for b, n in zip(branches, per_branch, strict=True):
             for m in range(1, n + 1):
                 orgs.append(PartyOrg(f"ZRQ{b.code[2:]}{m:02d}", f"{b.name[2:]}第{m}党员责任区", "党员责任区",
                                      b.code, b.division_code, rng.randint(2, 12), founded(2019, 2021), ACTIVE))
@@ -195,12 +195,12 @@ class World:
         active = [o for o in self.party_orgs if o.org_type == "小区(片区)党支部" and o.status == ACTIVE]
         revoked = [o for o in self.party_orgs if o.org_type == "小区(片区)党支部" and o.status == REVOKED]
         links: dict[str, list[str]] = defaultdict(list)  # community → branch codes ("" = none)
-        for b, n in zip(active, spread(rng, t.compounds_covered, len(active), minimum=1)):
+        for b, n in zip(active, spread(rng, t.compounds_covered, len(active), minimum=1), strict=True):
             links[b.division_code].extend([b.code] * n)
         for b in revoked:
             links[b.division_code].extend([b.code] * rng.randint(1, 2))
         uncovered = spread(rng, t.uncovered_urban_compounds, len(self.urban_communities))
-        for c, n in zip(self.urban_communities, uncovered):
+        for c, n in zip(self.urban_communities, uncovered, strict=True):
             links[c.code].extend([""] * n)
         for c in self.communities:
             if c.code not in links:
@@ -316,12 +316,15 @@ class World:
         nbh_operators = [code for code, county in self.companies[: t.neighborhood_center_companies]]
         out: list[Facility] = []
         seqs: dict[str, int] = defaultdict(int)
+        names: dict[str, int] = defaultdict(int)
 
         def add(abbr: str, ftype: str, community: str, name: str, hours: str, area: tuple[int, int],
                 since: int, operator: str = "", status: str = "未纳入") -> None:
             seqs[abbr + community] += 1
             seq = seqs[abbr + community]
-            out.append(Facility(f"{abbr}{community}{seq:02d}", name if seq == 1 else f"{name}{seq}号", ftype,
+            names[name] += 1
+            label = name if names[name] == 1 else f"{name}（{names[name]}号点）"
+            out.append(Facility(f"{abbr}{community}{seq:02d}", label, ftype,
                                 community, hours, rng.randint(area[0] * 100, area[1] * 100),
                                 random_date(rng, dt.date(since, 1, 1), dt.date(2021, 10, 31)), status, operator))
 
@@ -353,7 +356,7 @@ class World:
         chosen = rng.sample(centres, t.party_mass_centers_renovation)
         statuses = ["完工"] * 85 + ["在建"] * 24
         statuses += ["计划"] * (len(chosen) - len(statuses))
-        for i, status in zip(chosen, statuses):
+        for i, status in zip(chosen, statuses, strict=True):
             f = out[i]
             out[i] = Facility(f.code, f.name, f.facility_type, f.community_code, f.opening_hours,
                               f.floor_area_cents, f.opened, status, f.operator_uscc)
@@ -374,7 +377,7 @@ class World:
         counts = spread(rng, t.service_items, len(depts), minimum=15)
         kinds = (("XK", 25), ("QR", 15), ("GG", 40), ("JF", 10), ("QT", 10))
         raw: list[tuple[str, str, str]] = []
-        for dept, n in zip(depts, counts):
+        for dept, n in zip(depts, counts, strict=True):
             pool = [s + a for s in (subjects(self.departments[dept]) or GENERIC_ITEM_SUBJECTS) for a in ITEM_ACTIONS]
             rng.shuffle(pool)
             for k in range(n):

@@ -39,7 +39,7 @@ def write_jsonl(path: Path, headers: Sequence[str], rows: Iterable[Row]) -> Path
     """One JSON object per line, keys = headers, UTF-8 without escaping Chinese."""
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         for row in rows:
-            fh.write(json.dumps(dict(zip(headers, row)), ensure_ascii=False))
+            fh.write(json.dumps(dict(zip(headers, row, strict=True)), ensure_ascii=False))
             fh.write("\n")
     return path
 
