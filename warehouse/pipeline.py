@@ -70,7 +70,8 @@ def _build_and_publish(run_id: str, dsn: str, force: bool) -> dict[str, Any]:
 
             checks += run_suites(dsn, CANDIDATE_SCHEMA)
 
-        blocking = [c for c in checks if c.blocks]
+        # Failures first, then what was skipped because of them.
+        blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
         outcome = "blocked" if blocking or not candidate_exists else "published"
         if outcome == "published":
             swap_in(conn, CANDIDATE_SCHEMA)
