@@ -32,16 +32,21 @@ def run_suites(dsn: str, schema: str) -> list[CheckResult]:
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(dsn))
     checks: list[CheckResult] = []
+    batch_definitions: dict = {}
     for path in suite_files():
         definition = json.loads(path.read_text(encoding="utf-8"))
         mart, severity = definition["name"].rsplit(".", 1)
         try:
-            asset = datasource.add_table_asset(name=mart, table_name=mart, schema_name=schema)
+            # A mart can have both a critical and a warning suite: one asset and batch definition for both.
+            if mart in batch_definitions:
+                batch_definition = batch_definitions[mart]
+            else:
+                asset = datasource.add_table_asset(name=mart, table_name=mart, schema_name=schema)
+                batch_definition = batch_definitions[mart] = asset.add_batch_definition_whole_table(f"{mart}_whole")
         except Exception as exc:  # the table is missing from the candidate: that fails the suite
             checks.append(CheckResult("gx", definition["name"], mart, severity, "error",
                                       message=f"table {schema}.{mart} cannot be read: {exc}"[:2000]))
             continue
-        batch_definition = asset.add_batch_definition_whole_table(f"{mart}_whole")
         suite = context.suites.add(gx.ExpectationSuite(name=definition["name"],
                                                        expectations=definition["expectations"]))
         result = batch_definition.get_batch().validate(suite)

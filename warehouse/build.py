@@ -48,6 +48,8 @@ def dbt_env(dsn: str) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
         "DBT_PROJECT_DIR": str(DBT_PROJECT),
+        # Person keys in the marts are HMACs with this secret (a local key file by default).
+        "PII_HMAC_KEY": get_settings().pii_key.decode(),
     })
     return env
 

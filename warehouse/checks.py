@@ -33,7 +33,9 @@ def from_dbt(results: list[dict]) -> list[CheckResult]:
         unique_id = result.get("unique_id", "")
         kind = unique_id.split(".")[0]
         status = result.get("status")
-        if kind == "test":
+        if kind == "exposure":  # exposures only document who reads a mart (status no-op): not a check
+            continue
+        if kind in ("test", "unit_test"):
             mapped = {"pass": "pass", "fail": "fail", "error": "error", "skipped": "skipped", "warn": "fail"}[status]
             severity = "warning" if status == "warn" else "critical"
         else:
@@ -51,16 +53,29 @@ def from_dbt(results: list[dict]) -> list[CheckResult]:
 def reconcile(conn, candidate_schema: str) -> list[CheckResult]:
     """Raw and marts must agree: every distinct key loaded reaches its dimension."""
     checks = []
-    pairs = [("party_organizations", "org_code", "dim_party_organizations", "org_code")]
-    for raw_table, raw_key, mart, mart_key in pairs:
-        exists = conn.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
-                              (f"raw.{raw_table}", f"{candidate_schema}.{mart}")).fetchone()[0]
-        if not exists:
+    pairs = [
+        ("community_facilities", "facility_code", "dim_facilities", "facility_code"),
+        ("fund_allocations", "allocation_code", "fct_fund_allocations", "allocation_code"),
+        ("grid_events", "event_id", "fct_grid_events", "event_id"),
+        ("mediation_cases", "case_no", "fct_mediation_cases", "case_no"),
+        ("old_compound_renovations", "project_code", "fct_old_compound_renovations", "project_code"),
+        ("party_organizations", "org_code", "dim_party_organizations", "org_code"),
+        ("residential_compounds", "compound_code", "dim_residential_compounds", "compound_code"),
+        ("service_items", "item_code", "dim_service_items", "item_code"),
+        ("service_purchase_projects", "project_code", "fct_service_purchase_projects", "project_code"),
+        ("service_transactions", "transaction_no", "fct_service_transactions", "transaction_no"),
+        ("social_organizations", "uscc", "dim_social_organizations", "uscc"),
+    ]
+    for raw_table, raw_key, mart, _mart_key in pairs:
+        raw_exists, mart_exists = conn.execute("select to_regclass(%s) is not null, to_regclass(%s) is not null",
+                                               (f"raw.{raw_table}", f"{candidate_schema}.{mart}")).fetchone()
+        if not mart_exists:
             checks.append(CheckResult("reconciliation", f"{raw_table}_keys_reach_{mart}", mart, "critical",
                                       "error", message="table missing"))
             continue
+        # A feed never loaded has no raw table yet (ingestion creates it): zero keys, so an empty mart.
         raw_keys = conn.execute(sql.SQL("select count(distinct {}) from {}").format(
-            sql.Identifier(raw_key), sql.Identifier("raw", raw_table))).fetchone()[0]
+            sql.Identifier(raw_key), sql.Identifier("raw", raw_table))).fetchone()[0] if raw_exists else 0
         mart_rows = conn.execute(sql.SQL("select count(*) from {}").format(
             sql.Identifier(candidate_schema, mart))).fetchone()[0]
         checks.append(CheckResult(
@@ -68,5 +83,24 @@ def reconcile(conn, candidate_schema: str) -> list[CheckResult]:
             "pass" if raw_keys == mart_rows else "fail", failures=abs(raw_keys - mart_rows),
             message=f"raw distinct {raw_key}: {raw_keys}; {mart} rows: {mart_rows}",
             details={"raw_keys": raw_keys, "mart_rows": mart_rows},
+        ))
+    return checks
+
+
+def no_unexpected_shrink(conn, candidate_schema: str, tables: list[str], published: str = "marts") -> list[CheckResult]:
+    """Event facts only grow: a candidate with fewer rows than the published table is refused."""
+    checks = []
+    for table in tables:
+        both = conn.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
+                            (f"{published}.{table}", f"{candidate_schema}.{table}")).fetchone()[0]
+        if not both:
+            continue
+        before = conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(published, table))).fetchone()[0]
+        after = conn.execute(sql.SQL("select count(*) from {}").format(
+            sql.Identifier(candidate_schema, table))).fetchone()[0]
+        checks.append(CheckResult(
+            "reconciliation", f"{table}_does_not_shrink", table, "critical", "pass" if after >= before else "fail",
+            failures=max(before - after, 0), message=f"published rows: {before}; candidate rows: {after}",
+            details={"published_rows": before, "candidate_rows": after},
         ))
     return checks

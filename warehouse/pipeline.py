@@ -15,8 +15,9 @@ from psycopg.types.json import Jsonb
 
 from warehouse.bootstrap import bootstrap
 from warehouse.build import CANDIDATE_SCHEMA, run_dbt
-from warehouse.checks import CheckResult, from_dbt, reconcile
+from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, reconcile
 from warehouse.db import connect
+from warehouse.incremental import incremental_models, seed_candidate_from_published
 from warehouse.publish import swap_in
 from warehouse.report import write_report
 from warehouse.settings import get_settings
@@ -35,18 +36,24 @@ def pending_batches(conn) -> tuple[list[int], int | None]:
     return batches, published
 
 
-def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = False) -> dict[str, Any]:
+def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = False,
+                      full_refresh: bool = False) -> dict[str, Any]:
+    """Build every loaded batch into the candidate, gate it, publish or block.
+
+    `full_refresh` rebuilds the incremental event facts from raw instead of starting from
+    the published tables (needed after a change of their columns).
+    """
     dsn = dsn or get_settings().dsn
     bootstrap(dsn)
     with connect(dsn, autocommit=True) as lock_conn:
         lock_conn.execute("select pg_advisory_lock(%s)", (BUILD_LOCK,))
         try:
-            return _build_and_publish(run_id, dsn, force)
+            return _build_and_publish(run_id, dsn, force or full_refresh, full_refresh)
         finally:
             lock_conn.execute("select pg_advisory_unlock(%s)", (BUILD_LOCK,))
 
 
-def _build_and_publish(run_id: str, dsn: str, force: bool) -> dict[str, Any]:
+def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -> dict[str, Any]:
     settings = get_settings()
     with connect(dsn, autocommit=True) as conn:
         batches, published_high_water = pending_batches(conn)
@@ -57,15 +64,22 @@ def _build_and_publish(run_id: str, dsn: str, force: bool) -> dict[str, Any]:
             "insert into audit.publications (run_id, source_batches) values (%s, %s) returning publication_id",
             (run_id, batches)).fetchone()[0]
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CANDIDATE_SCHEMA)))
+        incremental = incremental_models()
+        if not full_refresh:
+            seed_candidate_from_published(conn, CANDIDATE_SCHEMA, models=incremental)
 
         log.info("publication %s: dbt build into %s", publication_id, CANDIDATE_SCHEMA)
-        dbt = run_dbt(["build"], dsn)
+        # Snapshots record published history, so they run only after a publication.
+        dbt = run_dbt(["build", "--exclude", "resource_type:snapshot", *(["--full-refresh"] if full_refresh else [])],
+                      dsn)
         checks = from_dbt(dbt.results)
         if not dbt.ok and not any(c.status != "pass" for c in checks):
             checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
         candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
         if candidate_exists:
             checks += reconcile(conn, CANDIDATE_SCHEMA)
+            if not full_refresh:
+                checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
             from expectations.gate import run_suites
 
             checks += run_suites(dsn, CANDIDATE_SCHEMA)
@@ -75,6 +89,10 @@ def _build_and_publish(run_id: str, dsn: str, force: bool) -> dict[str, Any]:
         outcome = "blocked" if blocking or not candidate_exists else "published"
         if outcome == "published":
             swap_in(conn, CANDIDATE_SCHEMA)
+            snapshot = run_dbt(["snapshot"], dsn)
+            checks.append(CheckResult("dbt", "dbt snapshot (history of published dimensions)", "snapshots", "warning",
+                                      "pass" if snapshot.ok else "error",
+                                      message=None if snapshot.ok else snapshot.log_tail[-2000:]))
         message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
                    if blocking else "all critical checks passed")
         publication = {

@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_per_key(source('raw', 'party_organizations'), ['org_code']) }}
+    {{ latest_source_rows('raw', 'party_organizations', ['org_code']) }}
 ),
 
 renamed as (

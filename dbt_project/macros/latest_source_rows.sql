@@ -1,0 +1,29 @@
+{#- Latest version per key of a raw feed. A feed that has never been loaded has no raw
+    table yet (ingestion creates it on first load): then an empty, correctly typed row
+    set is returned, built from the column data types declared in the sources YAML. -#}
+{% macro latest_source_rows(source_name, table_name, key_columns) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- if execute and adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+        {{ empty_source_rows(source_name, table_name) }}
+    {%- else -%}
+        {{ latest_per_key(relation, key_columns) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro empty_source_rows(source_name, table_name) -%}
+    {%- set node = graph.sources.values()
+        | selectattr('source_name', 'equalto', source_name)
+        | selectattr('name', 'equalto', table_name)
+        | first -%}
+    select
+    {%- for column in node.columns.values() %}
+        null::{{ column.data_type }} as {{ column.name }},
+    {%- endfor %}
+        null::jsonb as _extra,
+        null::bigint as _batch_id,
+        null::integer as _row_number,
+        null::timestamptz as _loaded_at,
+        1::bigint as _version_rank
+    where false
+{%- endmacro %}

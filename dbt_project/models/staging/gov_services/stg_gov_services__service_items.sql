@@ -1,0 +1,19 @@
+with
+
+source as (
+    {{ latest_source_rows('raw', 'service_items', ['item_code']) }}
+),
+
+renamed as (
+    select
+        item_code,
+        item_name,
+        department_code,
+        coalesce(channels, '{}'::text[]) as channels,
+        coalesce(cross_region_types, '{}'::text[]) as cross_region_types,
+        self_service_24h as is_self_service_24h,
+        _batch_id as batch_id
+    from source
+)
+
+select * from renamed

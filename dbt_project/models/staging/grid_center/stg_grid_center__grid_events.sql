@@ -1,0 +1,21 @@
+with
+
+source as (
+    {{ latest_source_rows('raw', 'grid_events', ['event_id']) }}
+),
+
+renamed as (
+    select
+        event_id,
+        grid_code,
+        community_code,
+        category as event_category,
+        status as event_status,
+        coalesce(escalations, '[]'::jsonb) as escalations,
+        reported_at,
+        closed_at,
+        _batch_id as batch_id
+    from source
+)
+
+select * from renamed
