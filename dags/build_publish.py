@@ -71,8 +71,7 @@ def build_publish() -> None:
         outcome = result.get("outcome")
         if outcome == "published":
             context["outlet_events"][MARTS].extra = {
-                key: result.get(key)
-                for key in ("publication_id", "checks_passed", "checks_failed", "report_path")
+                key: result.get(key) for key in ("publication_id", "checks_passed", "checks_failed", "report_path")
             }
             return result
         if outcome == "nothing_to_do":

@@ -43,7 +43,7 @@ def sqlalchemy_url(dsn: str) -> str:
     """libpq URI (postgresql://...) -> SQLAlchemy URL with the psycopg2 driver."""
     for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"):
         if dsn.startswith(prefix):
-            return "postgresql+psycopg2://" + dsn[len(prefix):]
+            return "postgresql+psycopg2://" + dsn[len(prefix) :]
     raise ValueError(f"not a PostgreSQL URI: {dsn!r} (expected postgresql://user@host:port/db)")
 
 

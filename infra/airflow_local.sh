@@ -28,27 +28,31 @@ alive() {  # alive NAME -> 0 when the pid in its pid file runs
     [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
 }
 
-stop_one() {  # stop_one NAME: TERM the component's process group, KILL after 30 s
-    local name="$1" pid_file="$RUN_DIR/$1.pid" pid
+signal_group() {  # signal_group NAME SIGNAL: signal the component's process group (pid = pgid)
+    local pid_file="$RUN_DIR/$1.pid" pid
     [[ -f "$pid_file" ]] || return 0
     pid="$(cat "$pid_file")"
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$2" -- "-$pid" 2>/dev/null || kill "-$2" "$pid" 2>/dev/null || true
+}
+
+stop_group() {  # stop_group NAME...: TERM them together, KILL what still runs after 30 s
+    local name pid
+    for name in "$@"; do signal_group "$name" TERM; done
+    for name in "$@"; do
+        [[ -f "$RUN_DIR/$name.pid" ]] || continue
+        pid="$(cat "$RUN_DIR/$name.pid")"
         for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-        fi
-        echo "stopped $name (pid $pid)"
-    fi
-    rm -f "$pid_file"
+        if kill -0 "$pid" 2>/dev/null; then signal_group "$name" KILL; echo "killed $name (pid $pid)"
+        else echo "stopped $name (pid $pid)"; fi
+        rm -f "$RUN_DIR/$name.pid"
+    done
 }
 
 do_stop() {
-    local name i
-    for (( i=${#COMPONENTS[@]}-1; i>=0; i-- )); do
-        name="${COMPONENTS[$i]}"
-        stop_one "$name"
-    done
+    # The api-server last: the others report to its execution API while they shut down.
+    stop_group scheduler dag-processor triggerer
+    stop_group api-server
 }
 
 launch() {  # launch NAME ARGS...: own session (process group = pid), log + pid file

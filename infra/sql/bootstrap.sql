@@ -41,9 +41,15 @@ create table if not exists audit.ingestion_batches (
         check (status = 'loading' or rows_in = rows_loaded + rows_rejected)
 );
 comment on table audit.ingestion_batches is 'One row per received file (a batch); rows_in = rows_loaded + rows_rejected is enforced / 接收批次';
+-- An explicit replay (`python -m ingestion replay BATCH`) reloads an archived file as a new batch.
+alter table audit.ingestion_batches add column if not exists replay_of bigint
+    references audit.ingestion_batches (batch_id);
+comment on column audit.ingestion_batches.replay_of is 'The batch whose archived file this batch reloads (an operator replay) / 重放来源批次';
 -- A file's content is loaded once per feed; re-deliveries are recorded as status duplicate.
-create unique index if not exists ingestion_batches_one_load_per_content
-    on audit.ingestion_batches (feed_id, sha256) where status <> 'duplicate';
+-- Replays are deliberate and exempt (they supersede the earlier batch by batch_id).
+drop index if exists audit.ingestion_batches_one_load_per_content;
+create unique index if not exists ingestion_batches_one_delivery_per_content
+    on audit.ingestion_batches (feed_id, sha256) where status <> 'duplicate' and replay_of is null;
 
 create table if not exists audit.rejected_rows (
     rejection_id bigint generated always as identity primary key,
@@ -57,6 +63,59 @@ create table if not exists audit.rejected_rows (
 );
 comment on table audit.rejected_rows is 'Rows (or whole files, row_number null) refused by the feed contract, with their original values / 拒收记录';
 create index if not exists rejected_rows_batch on audit.rejected_rows (batch_id, row_number);
+
+-- Nothing lost, checked by the database itself: when a batch's transaction commits, its
+-- counts must match what is really stored. rows_loaded = rows of the batch in raw.<feed>;
+-- rows_rejected = distinct rejected row numbers, or (a file refused whole, row_number
+-- null) every row read. Deferred, so the loader may write rows before the final counts.
+create or replace function audit.check_batch_counts() returns trigger
+language plpgsql as $$
+declare
+    current_row audit.ingestion_batches;
+    stored_loaded bigint := 0;
+    stored_rejected bigint;
+    file_level boolean;
+begin
+    select * into current_row from audit.ingestion_batches where batch_id = new.batch_id;
+    if not found or current_row is distinct from new or current_row.status = 'loading' then
+        return null;  -- a later event of the same transaction checks the final state
+    end if;
+    if to_regclass(format('raw.%I', current_row.feed_id)) is not null then
+        execute format('select count(*) from raw.%I where _batch_id = $1', current_row.feed_id)
+            into stored_loaded using current_row.batch_id;
+    end if;
+    select count(distinct row_number), bool_or(row_number is null)
+        into stored_rejected, file_level
+        from audit.rejected_rows where batch_id = current_row.batch_id;
+    if stored_loaded <> current_row.rows_loaded then
+        raise exception 'batch %: rows_loaded = % but raw.% holds % rows of it',
+            current_row.batch_id, current_row.rows_loaded, current_row.feed_id, stored_loaded
+            using errcode = 'integrity_constraint_violation';
+    end if;
+    if coalesce(file_level, false) then
+        if current_row.status <> 'rejected' or current_row.rows_loaded <> 0 then
+            raise exception 'batch %: a file-level rejection but status % with % rows loaded',
+                current_row.batch_id, current_row.status, current_row.rows_loaded
+                using errcode = 'integrity_constraint_violation';
+        end if;
+    elsif stored_rejected <> current_row.rows_rejected then
+        raise exception 'batch %: rows_rejected = % but audit.rejected_rows holds % distinct rows of it',
+            current_row.batch_id, current_row.rows_rejected, stored_rejected
+            using errcode = 'integrity_constraint_violation';
+    end if;
+    return null;
+end $$;
+
+do $$
+begin
+    if not exists (select 1 from pg_trigger where tgname = 'ingestion_batches_counts_match'
+                   and tgrelid = 'audit.ingestion_batches'::regclass) then
+        create constraint trigger ingestion_batches_counts_match
+            after insert or update on audit.ingestion_batches
+            deferrable initially deferred
+            for each row execute function audit.check_batch_counts();
+    end if;
+end $$;
 
 create table if not exists audit.ingestion_warnings (
     warning_id bigint generated always as identity primary key,

@@ -16,11 +16,10 @@ import time
 
 
 def main(dag_ids: list[str]) -> int:
-    from sqlalchemy import select
-
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:

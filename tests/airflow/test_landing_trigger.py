@@ -7,8 +7,6 @@ import hashlib
 import os
 from pathlib import Path
 
-import pytest
-
 from dags.common.landing_trigger import CLASSPATH, LandingFileTrigger
 
 POLL = 0.05
