@@ -48,10 +48,25 @@ def dbt_env(dsn: str) -> dict[str, str]:
         "DO_NOT_TRACK": "1",
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
         "DBT_PROJECT_DIR": str(DBT_PROJECT),
-        # Person keys in the marts are HMACs with this secret (a local key file by default).
-        "PII_HMAC_KEY": get_settings().pii_key.decode(),
     })
+    env.update(hmac_pads(get_settings().pii_key))
     return env
+
+
+def hmac_pads(key: bytes) -> dict[str, str]:
+    """The inner and outer padded keys of HMAC-SHA256 (RFC 2104), hex, for dbt's person_key().
+
+    PostgreSQL has sha256() built in but no HMAC without pgcrypto, which the embedded
+    server lacks; with the pads, SQL computes exactly hmac.new(key, msg, sha256).
+    """
+    block = 64
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    return {
+        "PII_HMAC_IPAD": bytes(b ^ 0x36 for b in key).hex(),
+        "PII_HMAC_OPAD": bytes(b ^ 0x5C for b in key).hex(),
+    }
 
 
 def target_dir(dsn: str) -> Path:

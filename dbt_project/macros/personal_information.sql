@@ -1,16 +1,25 @@
 {#- Personal information (个人信息) never leaves staging in clear. These macros turn a
-    clear value into a stable keyed person key (HMAC-SHA256 with the secret in the
-    environment variable PII_HMAC_KEY) or a masked display value.
+    clear value into a stable keyed person key (HMAC-SHA256 keyed with the secret
+    PII_HMAC_KEY) or a masked display value.
 
-    The key is rendered into the compiled SQL, so a model that calls person_key() must
-    be materialized as a table, never a view: a view's definition (pg_views) would show
-    the key to anyone who can connect. -#}
+    HMAC is computed with PostgreSQL's built-in sha256() (no pgcrypto: the embedded
+    server does not ship it): HMAC(K, m) = H((K ⊕ opad) || H((K ⊕ ipad) || m)). The two
+    padded keys are derived from the secret by warehouse.build.dbt_env and passed in as
+    PII_HMAC_IPAD / PII_HMAC_OPAD (hex); they are as secret as the key itself, and they
+    are rendered into the compiled SQL, so a model that calls person_key() must be
+    materialized as a table, never a view: a view's definition (pg_views) would show them. -#}
 
 {% macro person_key(expression) -%}
     case
         when nullif(upper(trim({{ expression }})), '') is not null
             then encode(
-                hmac(upper(trim({{ expression }})), '{{ env_var("PII_HMAC_KEY") | replace("'", "''") }}', 'sha256'),
+                sha256(
+                    decode('{{ env_var("PII_HMAC_OPAD") }}', 'hex')
+                    || sha256(
+                        decode('{{ env_var("PII_HMAC_IPAD") }}', 'hex')
+                        || convert_to(upper(trim({{ expression }})), 'UTF8')
+                    )
+                ),
                 'hex'
             )
     end

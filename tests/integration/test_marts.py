@@ -158,3 +158,19 @@ def test_sqlfluff_lint_models():
     proc = subprocess.run([sys.executable, "-m", "sqlfluff", "lint", "dbt_project/models", "--disable-progress-bar"],
                           cwd=REPO_ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_person_keys_are_the_keyed_hmac_of_the_id_number(conn):
+    """SQL's sha256-based HMAC (no pgcrypto) equals Python's hmac for the same secret."""
+    import hashlib
+    import hmac
+
+    pairs = conn.execute(
+        "select upper(trim(t.applicant_id_number)), m.applicant_person_key "
+        "from raw.service_transactions as t "
+        "inner join marts.fct_service_transactions as m on m.transaction_no = t.transaction_no "
+        "where t.applicant_id_number is not null limit 20").fetchall()
+    assert pairs
+    for id_number, person_key in pairs:
+        assert person_key == hmac.new(PII_TEST_KEY.encode(), id_number.encode(), hashlib.sha256).hexdigest()
+        assert id_number not in person_key
