@@ -1,4 +1,6 @@
 """Ingestion: feed contracts, readers, validation, loading into `raw`, rejects, archive.
 
-Stages import downwards only: registry → read → validate → load → pipeline → CLI.
+Stages import downwards only:
+registry → read → validate → encode (COPY text, fast paths) → fastrow / keys / spill
+→ copyrows (the hot loop) → load (one batch, one transaction) → pipeline → CLI.
 """

@@ -1,16 +1,17 @@
 """Command line: the same functions the Airflow tasks call.
 
     python -m ingestion feeds
-    python -m ingestion load FEED PATH [--json]
-    python -m ingestion load-dir DIR [--json]
+    python -m ingestion load FEED PATH [--json] [--progress]
+    python -m ingestion load-dir DIR [--json] [--progress]
+    python -m ingestion replay BATCH [--json] [--progress]
     python -m ingestion ingest [FEED ...]          take every waiting file in the landing zone
-    python -m ingestion build [--force]            dbt build → gate → publish
+    python -m ingestion build [--force] [--full-refresh]  dbt build → gate → publish
     python -m ingestion status [--json]
-    python -m ingestion generate --out DIR [--scale N] [--seed S] [--feeds a,b]
+    python -m ingestion generate --out DIR [--scale N] [--seed S] [--feeds a,b] [--dirty]
     python -m ingestion demo                       what `make demo` runs
 
-Exit codes: 0 success; 1 a file was rejected whole / a publication was blocked;
-2 usage or configuration error.
+Exit codes: 0 loaded, partial or duplicate; 1 a file was rejected (the reason on
+stderr) / a publication was blocked; 2 usage or configuration error.
 """
 from __future__ import annotations
 
@@ -47,33 +48,64 @@ def cmd_feeds(args) -> int:
     return 0
 
 
-def cmd_load(args) -> int:
-    from ingestion.load import load_file
+def _load(feed: str, path: Path, args, replay_of: int | None = None):
+    """One load with an optional progress line on stderr."""
+    from ingestion.load import load_file, replay_batch
+    from ingestion.progress import ProgressLine, wanted
 
-    path = Path(args.path)
-    if not path.is_file():
-        print(f"error: {path} is not a file", file=sys.stderr)
-        return 2
-    summary = load_file(args.feed, path)
-    _print(summary.to_dict(), args.json)
+    progress = ProgressLine(f"{feed} {path.name}") if wanted(args.progress) else None
+    try:
+        if replay_of is not None:
+            return replay_batch(replay_of, progress=progress)
+        return load_file(feed, path, progress=progress)
+    finally:
+        if progress is not None:
+            progress.done()
+
+
+def _exit_code(summary) -> int:
     if summary.status == "rejected":
-        print(f"error: {path.name} rejected: {summary.message or 'every row was rejected'}", file=sys.stderr)
+        print(f"error: {summary.file} rejected: {summary.message or 'every row was rejected'}", file=sys.stderr)
         return 1
     return 0
 
 
+def cmd_load(args) -> int:
+    path = Path(args.path)
+    if not path.is_file():
+        print(f"error: {path} is not a file", file=sys.stderr)
+        return 2
+    summary = _load(args.feed, path, args)
+    _print(summary.to_dict(), args.json)
+    return _exit_code(summary)
+
+
 def cmd_load_dir(args) -> int:
-    """Load every `<feed_id>.<ext>` file of a folder (as `generate` writes them)."""
-    from ingestion.load import load_file
+    """Load every `<feed_id>.<ext>` (and `<feed_id>.<variant>.<ext>`) file of a folder."""
     from ingestion.registry import feed_ids
 
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a directory", file=sys.stderr)
+        return 2
     worst = 0
     for feed in feed_ids():
-        for path in sorted(Path(args.dir).glob(f"{feed}.*")):
-            summary = load_file(feed, path)
+        for path in sorted(folder.glob(f"{feed}.*")):
+            summary = _load(feed, path, args)
             _print(summary.to_dict() if args.json else _brief(summary.to_dict()), args.json)
-            worst = max(worst, 1 if summary.status == "rejected" else 0)
+            worst = max(worst, _exit_code(summary))
     return worst
+
+
+def cmd_replay(args) -> int:
+    """Reload an archived batch's file as a new batch (see the command's help for the duplicate rule)."""
+    try:
+        summary = _load("replay", Path(f"batch {args.batch}"), args, replay_of=args.batch)
+    except LookupError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    _print(summary.to_dict(), args.json)
+    return _exit_code(summary)
 
 
 def _brief(summary: dict) -> dict:
@@ -96,7 +128,7 @@ def cmd_ingest(args) -> int:
 def cmd_build(args) -> int:
     from warehouse.pipeline import build_and_publish
 
-    result = build_and_publish(f"cli-{uuid.uuid4().hex[:8]}", force=args.force)
+    result = build_and_publish(f"cli-{uuid.uuid4().hex[:8]}", force=args.force, full_refresh=args.full_refresh)
     if not args.json:
         result.pop("failed_checks", None)
     _print(result, args.json)
@@ -104,8 +136,8 @@ def cmd_build(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from warehouse.db import connect
     from warehouse.bootstrap import bootstrap
+    from warehouse.db import connect
 
     bootstrap()
     with connect() as conn:
@@ -114,10 +146,10 @@ def cmd_status(args) -> int:
             "from audit.ingestion_batches group by feed_id order by feed_id").fetchall()
         pub = conn.execute("select publication_id, outcome, finished_at, checks_passed, checks_total, report_path "
                            "from audit.publications order by publication_id desc limit 1").fetchone()
-    status = {"feeds": [dict(zip(["feed", "batches", "rows_in", "rows_loaded", "rows_rejected", "last"], row))
+    status = {"feeds": [dict(zip(["feed", "batches", "rows_in", "rows_loaded", "rows_rejected", "last"], row, strict=True))
                         for row in batches],
               "last_publication": dict(zip(["publication_id", "outcome", "finished_at", "checks_passed",
-                                            "checks_total", "report_path"], pub)) if pub else None}
+                                            "checks_total", "report_path"], pub, strict=True)) if pub else None}
     if args.json:
         print(json.dumps(status, ensure_ascii=False, default=str))
     else:
@@ -132,6 +164,21 @@ def cmd_generate(args) -> int:
     from ingestion.generate import generate_sample
 
     feeds = args.feeds.split(",") if args.feeds else None
+    from ingestion.generate import FEEDS
+
+    unknown = sorted(set(feeds or ()) - set(FEEDS))
+    if unknown or args.scale < 1:
+        print(f"error: unknown feed(s) {', '.join(unknown)}" if unknown else "error: --scale must be >= 1",
+              file=sys.stderr)
+        return 2
+    if args.dirty:
+        from ingestion.generate.dirty import generate_dirty
+
+        manifest = generate_dirty(Path(args.out), scale=args.scale, seed=args.seed, feeds=feeds)
+        for entry in manifest["files"]:
+            print(f"{entry['feed']:28} {entry['file']:48} expect {entry['expected_status']}")
+        print(f"{len(manifest['defects'])} defects listed in {Path(args.out) / 'manifest.json'}")
+        return 0
     written = generate_sample(Path(args.out), scale=args.scale, seed=args.seed, feeds=feeds)
     for feed, path in written.items():
         print(f"{feed:28} {path}")
@@ -152,17 +199,32 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("feed")
     load.add_argument("path")
     load.add_argument("--json", action="store_true", help="print the batch summary as one JSON object")
+    load.add_argument("--progress", action="store_true", help="rows/s on stderr (default: only on a terminal)")
     load.set_defaults(func=cmd_load)
     load_dir = sub.add_parser("load-dir", help="load every <feed_id>.<ext> file in a folder")
     load_dir.add_argument("dir")
     load_dir.add_argument("--json", action="store_true")
+    load_dir.add_argument("--progress", action="store_true")
     load_dir.set_defaults(func=cmd_load_dir)
+    replay = sub.add_parser(
+        "replay", help="reload an archived batch's file as a new batch (e.g. after a spec fix)",
+        description="Reload the archived file of BATCH as a new batch, e.g. after fixing a feed spec or the "
+                    "division reference. A replay bypasses the duplicate rule on purpose: it always loads, "
+                    "records replay_of = the original batch, and (being later) supersedes the earlier batch's "
+                    "rows by key in staging. Replaying a duplicate batch replays the batch it duplicated. A "
+                    "later re-delivery of the same file is still recorded as a duplicate of the original.")
+    replay.add_argument("batch", type=int)
+    replay.add_argument("--json", action="store_true")
+    replay.add_argument("--progress", action="store_true")
+    replay.set_defaults(func=cmd_replay)
     ingest = sub.add_parser("ingest", help="load every waiting file in the landing zone")
     ingest.add_argument("feeds", nargs="*")
     ingest.add_argument("--json", action="store_true")
     ingest.set_defaults(func=cmd_ingest)
     build = sub.add_parser("build", help="dbt build, quality gate, publish or block")
     build.add_argument("--force", action="store_true", help="build even if no new batch arrived")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild the incremental event facts from raw (after a change of their columns)")
     build.add_argument("--json", action="store_true")
     build.set_defaults(func=cmd_build)
     status = sub.add_parser("status", help="batches per feed and the last publication")
@@ -173,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--scale", type=int, default=1)
     generate.add_argument("--seed", type=int, default=2021)
     generate.add_argument("--feeds", help="comma-separated feed ids (default: all)")
+    generate.add_argument("--dirty", action="store_true",
+                          help="inject known defects into copies of the feeds and write manifest.json")
     generate.set_defaults(func=cmd_generate)
     sub.add_parser("demo", help="generate, ingest, build, gate, publish; print a summary").set_defaults(func=cmd_demo)
     return parser

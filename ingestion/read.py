@@ -1,34 +1,37 @@
 """Streaming readers for the formats departments send: xlsx, csv and JSON Lines.
 
-Each reader maps the file's headers to the spec's canonical columns once and then
-yields `SourceRow`s one at a time, so memory stays flat however large the file is.
-Row numbers are the ones a person sees when opening the file (spreadsheet row or
-line number), so an error message can be checked by eye.
+Each reader maps the file's headers to the spec's canonical columns once (a `Layout`)
+and then yields rows one at a time as `(row_number, cells, layout)`, so memory stays
+flat however large the file is and the loader does no per-row dictionary work. Row
+numbers are the ones a person sees when opening the file (spreadsheet row or line
+number), so an error message can be checked by eye.
+
+Encodings are verified, never guessed: a CSV is decoded strictly in the encoding its
+contract declares, and a GB18030 feed that turns out to be UTF-8 is refused, so a
+wrongly encoded file fails loudly instead of loading as mojibake.
 """
 from __future__ import annotations
 
 import codecs
 import csv
+import io
+import itertools
 import json
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ingestion.errors import FileRejected
 from ingestion.registry import FeedSpec, normalize_header
 
 HEADER_SCAN_ROWS = 20
 SNIFF_BYTES = 64 * 1024
+READ_CHUNK = 1 << 20
+UTF8_EVIDENCE_BYTES = 16  # multi-byte UTF-8 sequences seen before a "GB18030" file is called UTF-8
 EXTENSIONS = {"xlsx": {".xlsx"}, "csv": {".csv", ".txt"}, "jsonl": {".jsonl", ".json", ".ndjson"}}
-
-
-@dataclass
-class SourceRow:
-    row_number: int
-    values: dict[str, Any]
-    extra: dict[str, Any] = field(default_factory=dict)
-    error: FileRejected | None = None  # a row that could not even be parsed (bad JSON line)
+MAX_ORIGINAL_CHARS = 2000
 
 
 @dataclass
@@ -38,6 +41,50 @@ class HeaderMap:
     columns: dict[str, str]  # file header -> canonical column name
     unknown: list[str]
     original: dict[str, str]  # canonical column name -> header as written in the file
+
+
+@dataclass(eq=False)
+class Layout:
+    """How one shape of row maps onto the spec: built once per file (per key order in JSONL)."""
+
+    headers: tuple[str, ...]  # header of each cell position, as written
+    positions: tuple[int, ...]  # per spec column: its cell index, or -1 when the file lacks it
+    extra: tuple[tuple[int, str], ...]  # (cell index, header) of columns the spec does not know
+
+    @property
+    def width(self) -> int:
+        return len(self.headers)
+
+    def original(self, cells: list[Any]) -> dict[str, Any]:
+        """The row as received, keyed by the file's own headers (for rejected_rows)."""
+        values = {h: cells[i] for i, h in enumerate(self.headers) if h and i < len(cells)}
+        for position in range(len(self.headers), len(cells)):
+            if cells[position] not in (None, ""):
+                values[f"column_{position + 1}"] = cells[position]
+        return values
+
+
+@dataclass(eq=False)
+class RowError:
+    """A row that could not even be parsed (a broken JSON line): rejected with its text."""
+
+    rule: str
+    reason: str
+    reason_zh: str
+
+
+Row = tuple[int, list[Any], "Layout | RowError"]
+
+
+@dataclass
+class Source:
+    """An opened file: its header mapping and a one-shot iterator of rows."""
+
+    header_map: HeaderMap
+    rows: Iterator[Row]
+    unknown: list[str] = field(default_factory=list)  # grows while reading JSONL
+    text_only: bool = False  # every cell is a str (CSV): the loader may use the str-only fast paths
+    lines: CsvLines | None = None  # CSV only: the same rows as raw lines, for the whole-line fast path
 
 
 def map_headers(spec: FeedSpec, headers: list[str], *, require: bool = True) -> HeaderMap:
@@ -75,6 +122,13 @@ def map_headers(spec: FeedSpec, headers: list[str], *, require: bool = True) -> 
     return HeaderMap(columns=columns, unknown=unknown, original=original)
 
 
+def build_layout(spec: FeedSpec, headers: list[str], header_map: HeaderMap) -> Layout:
+    texts = tuple("" if h is None else str(h) for h in headers)
+    index = {header_map.columns[h]: i for i, h in enumerate(texts) if h in header_map.columns}
+    extra = tuple((i, h) for i, h in enumerate(texts) if h.strip() and h not in header_map.columns)
+    return Layout(headers=texts, positions=tuple(index.get(c.name, -1) for c in spec.columns), extra=extra)
+
+
 def check_file(spec: FeedSpec, path: Path, max_bytes: int) -> None:
     """File-level checks that need no parsing: size, extension, magic bytes."""
     size = path.stat().st_size
@@ -96,48 +150,63 @@ def check_file(spec: FeedSpec, path: Path, max_bytes: int) -> None:
         head = handle.read(SNIFF_BYTES)
     is_zip = head.startswith(b"PK\x03\x04")
     if spec.format == "xlsx" and not is_zip:
-        raise FileRejected("wrong_format", "the file is not an xlsx workbook (not a zip container)",
+        raise FileRejected("wrong_format", f"{path.name} is not an xlsx workbook (not a zip container)",
                            "文件不是有效的 xlsx 工作簿")
     if spec.format != "xlsx" and (is_zip or b"\x00" in head):
-        raise FileRejected("wrong_format", f"the file is binary, not {spec.format} text",
+        raise FileRejected("wrong_format", f"{path.name} is binary, not {spec.format} text",
                            f"文件是二进制内容，不是 {spec.format} 文本")
 
 
-def read_rows(spec: FeedSpec, path: Path) -> tuple[HeaderMap, Iterator[SourceRow]]:
+def open_source(spec: FeedSpec, path: Path) -> Source:
     readers = {"xlsx": _read_xlsx, "csv": _read_csv, "jsonl": _read_jsonl}
     return readers[spec.format](spec, path)
 
 
+def _blank(cells: list[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
 # --- xlsx ---------------------------------------------------------------------------
 
-def _read_xlsx(spec: FeedSpec, path: Path) -> tuple[HeaderMap, Iterator[SourceRow]]:
+def _read_xlsx(spec: FeedSpec, path: Path) -> Source:
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken container
+        raise FileRejected("corrupt_file", f"the workbook cannot be opened: {type(exc).__name__}: {exc}",
+                           "工作簿已损坏，无法打开") from exc
+    try:
+        if spec.sheet:
+            if spec.sheet not in workbook.sheetnames:
+                raise FileRejected("missing_sheet", f"no sheet named {spec.sheet!r} (sheets: {workbook.sheetnames})",
+                                   f"找不到工作表 {spec.sheet!r}")
+            sheet = workbook[spec.sheet]
+        else:
+            sheet = workbook.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header_row, headers = _find_header_row(spec, rows)
+        header_map = map_headers(spec, headers)
+    except FileRejected:
+        workbook.close()
+        raise
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileRejected("corrupt_file", f"the workbook cannot be opened: {exc}", "工作簿已损坏，无法打开") from exc
-    if spec.sheet:
-        if spec.sheet not in workbook.sheetnames:
-            raise FileRejected("missing_sheet", f"no sheet named {spec.sheet!r} (sheets: {workbook.sheetnames})",
-                               f"找不到工作表 {spec.sheet!r}")
-        sheet = workbook[spec.sheet]
-    else:
-        sheet = workbook.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header_row, headers = _find_header_row(spec, rows)
-    header_map = map_headers(spec, headers)
+        workbook.close()
+        raise FileRejected("corrupt_file", f"the workbook cannot be read: {exc}", "工作簿已损坏，无法读取") from exc
+    layout = build_layout(spec, headers, header_map)
 
-    def generate() -> Iterator[SourceRow]:
+    def generate() -> Iterator[Row]:
         try:
-            for offset, cells in enumerate(rows, start=header_row + 1):
-                if cells is None or all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            for number, cells in enumerate(rows, start=header_row + 1):
+                if cells is None or _blank(cells):
                     continue
-                yield _split(header_map, headers, cells, offset)
+                yield number, list(cells), layout
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+            raise FileRejected("corrupt_file", f"the workbook is damaged: {exc}", "工作簿已损坏") from exc
         finally:
             workbook.close()
 
-    return header_map, generate()
+    return Source(header_map, generate(), list(header_map.unknown))
 
 
 def _find_header_row(spec: FeedSpec, rows: Iterator[tuple]) -> tuple[int, list[str]]:
@@ -149,6 +218,8 @@ def _find_header_row(spec: FeedSpec, rows: Iterator[tuple]) -> tuple[int, list[s
             break
         texts = [str(c) if c is not None else "" for c in (cells or ())]
         if sum(normalize_header(t) in known for t in texts if t) >= needed:
+            while texts and not texts[-1]:
+                texts.pop()
             return number, texts
     raise FileRejected(
         "no_header",
@@ -158,131 +229,233 @@ def _find_header_row(spec: FeedSpec, rows: Iterator[tuple]) -> tuple[int, list[s
     )
 
 
-def _split(header_map: HeaderMap, headers: list[str], cells: tuple | list, row_number: int) -> SourceRow:
-    values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for header, cell in zip(headers, cells):
-        name = header_map.columns.get(header)
-        if name is not None:
-            values[name] = cell
-        elif header and cell not in (None, ""):
-            extra[header] = cell
-    if len(cells) > len(headers):
-        for position, cell in enumerate(cells[len(headers):], start=len(headers) + 1):
-            if cell not in (None, ""):
-                extra[f"column_{position}"] = cell
-    return SourceRow(row_number=row_number, values=values, extra=extra)
-
-
 # --- csv ----------------------------------------------------------------------------
 
-def _check_encoding(spec: FeedSpec, path: Path) -> str:
-    """Refuse to read a file in an encoding other than the declared one (no mojibake)."""
-    with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES)
-    declared = spec.encoding or "utf-8"
-    if declared == "gb18030":
-        if head.startswith(codecs.BOM_UTF8) or _looks_like_utf8(head):
-            raise FileRejected(
-                "wrong_encoding",
-                "the file is UTF-8 but feed declares GB18030; re-export as GB18030 or fix the feed spec",
-                "文件为 UTF-8 编码，但该数据源约定为 GB18030",
-            )
-        return "gb18030"
-    return "utf-8-sig"  # plain UTF-8 with or without a BOM; decoding stays strict
+class _NotUtf8Guard(io.RawIOBase):
+    """Raw byte stream for a GB18030 feed that refuses content which is really UTF-8.
+
+    Valid GB18030 Chinese text is practically never valid UTF-8, so once enough
+    multi-byte UTF-8 sequences decode cleanly the file was exported in the wrong
+    encoding. Checking happens chunk by chunk while reading, so it covers the whole
+    file (a file can be ASCII for its first megabytes) at C speed.
+    """
+
+    def __init__(self, handle: io.BufferedReader):
+        super().__init__()
+        self._handle = handle
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._checking = True
+        self._evidence = 0
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - memoryview/bytearray
+        count = self._handle.readinto(buffer)
+        if count and self._checking:
+            chunk = bytes(buffer[:count])
+            if self.position == 0 and chunk.startswith(codecs.BOM_UTF8):
+                raise _utf8_declared_gb()
+            if not chunk.isascii():
+                try:
+                    text = self._decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    self._checking = False  # not UTF-8: good, it may be GB18030
+                else:
+                    self._evidence += len(chunk) - len(text)
+                    if self._evidence >= UTF8_EVIDENCE_BYTES:
+                        raise _utf8_declared_gb()
+        elif not count and self._checking and self._evidence:
+            raise _utf8_declared_gb()
+        self.position += count or 0
+        return count
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
-def _looks_like_utf8(head: bytes) -> bool:
-    if head.isascii():
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(head) - 3  # only the sample's cut-off last character failed
-    return True
+def _utf8_declared_gb() -> FileRejected:
+    return FileRejected(
+        "wrong_encoding",
+        "the file is UTF-8 but the feed declares GB18030; re-export as GB18030 or fix the feed spec",
+        "文件为 UTF-8 编码，但该数据源约定为 GB18030，请按约定编码重新导出",
+    )
 
 
-def _read_csv(spec: FeedSpec, path: Path) -> tuple[HeaderMap, Iterator[SourceRow]]:
-    encoding = _check_encoding(spec, path)
-    handle = path.open("r", encoding=encoding, errors="strict", newline="")
+def _open_text(spec: FeedSpec, path: Path) -> tuple[io.TextIOWrapper, Any]:
+    raw = path.open("rb", buffering=0)
+    if spec.encoding == "gb18030":
+        guard = _NotUtf8Guard(raw)
+        return io.TextIOWrapper(io.BufferedReader(guard, READ_CHUNK), encoding="gb18030", errors="strict",
+                                newline=""), guard
+    # UTF-8 with or without a BOM; decoding stays strict.
+    return io.TextIOWrapper(io.BufferedReader(raw, READ_CHUNK), encoding="utf-8-sig", errors="strict",
+                            newline=""), raw
+
+
+def _read_csv(spec: FeedSpec, path: Path) -> Source:
+    handle, raw = _open_text(spec, path)
     reader = csv.reader(handle)
     try:
         headers = next(reader)
+        header_map = map_headers(spec, headers)
     except UnicodeDecodeError as exc:
         handle.close()
-        raise _decode_error(spec, exc) from exc
+        raise _decode_error(spec, exc, path) from exc
     except StopIteration:
         handle.close()
-        raise FileRejected("empty_file", "the file has no header row", "文件没有表头")
+        raise FileRejected("empty_file", "the file has no header row", "文件没有表头") from None
     except csv.Error as exc:
         handle.close()
         raise FileRejected("unreadable_file", f"the CSV cannot be parsed: {exc}", "CSV 无法解析") from exc
-    try:
-        header_map = map_headers(spec, headers)
     except FileRejected:
         handle.close()
         raise
+    layout = build_layout(spec, headers, header_map)
 
-    def generate() -> Iterator[SourceRow]:
+    def generate() -> Iterator[Row]:
+        row_number = 1
         try:
-            for row_number, cells in enumerate(reader, start=2):
-                if not cells or all(not c.strip() for c in cells):
+            for cells in reader:
+                if not cells or (not cells[0].strip() and _blank(cells)):
                     continue
-                yield _split(header_map, headers, cells, row_number)
+                row_number = reader.line_num
+                yield row_number, cells, layout
         except UnicodeDecodeError as exc:
-            raise _decode_error(spec, exc) from exc
+            raise _decode_error(spec, exc, path) from exc
         except csv.Error as exc:
             raise FileRejected("unreadable_file", f"the CSV cannot be parsed near line {reader.line_num}: {exc}",
                                f"CSV 第 {reader.line_num} 行附近无法解析") from exc
         finally:
             handle.close()
 
-    return header_map, generate()
+    return Source(header_map, generate(), list(header_map.unknown), text_only=True,
+                  lines=CsvLines(spec, path, handle, layout, reader.line_num))
 
 
-def _decode_error(spec: FeedSpec, exc: UnicodeDecodeError) -> FileRejected:
+class CsvLines:
+    """A CSV's data lines as text, with the csv parser at hand for lines that need it.
+
+    Iterating yields `(line_number, line)`. `record(line)` parses the record that starts
+    with `line`, reading further lines when a quoted field spans several (the line count
+    then advances accordingly).
+    """
+
+    def __init__(self, spec: FeedSpec, path: Path, handle: io.TextIOWrapper, layout: Layout, line_number: int):
+        self.spec = spec
+        self.path = path
+        self.layout = layout
+        self._handle = handle
+        self._line_number = line_number
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        try:
+            for line in self._handle:
+                self._line_number += 1
+                yield self._line_number, line
+        except UnicodeDecodeError as exc:
+            raise _decode_error(self.spec, exc, self.path) from exc
+        finally:
+            self._handle.close()
+
+    def record(self, line: str) -> list[str]:
+        reader = csv.reader(itertools.chain((line,), self._handle))
+        try:
+            cells = next(reader, [])
+        except UnicodeDecodeError as exc:
+            raise _decode_error(self.spec, exc, self.path) from exc
+        except csv.Error as exc:
+            raise FileRejected("unreadable_file", f"the CSV cannot be parsed near line {self._line_number}: {exc}",
+                               f"CSV 第 {self._line_number} 行附近无法解析") from exc
+        self._line_number += reader.line_num - 1
+        return cells
+
+
+def _decode_error(spec: FeedSpec, exc: UnicodeDecodeError, path: Path) -> FileRejected:
+    encoding = spec.encoding or "utf-8"
+    line = _first_undecodable_line(path, "gb18030" if encoding == "gb18030" else "utf-8-sig")
+    where = f"line {line}" if line else "somewhere in the file"
+    hint = "is it GB18030/GBK?" if encoding != "gb18030" else "is it another encoding?"
     return FileRejected(
         "wrong_encoding",
-        f"the file is not valid {spec.encoding} (byte offset {exc.start}); is it GB18030/GBK? "
-        "re-export in the feed's encoding",
-        f"文件不是有效的 {spec.encoding} 编码（字节位置 {exc.start}），请按约定编码重新导出",
+        f"the file is not valid {encoding} (first bad bytes on {where}); {hint} re-export in the feed's encoding",
+        f"文件不是有效的 {encoding} 编码（第 {line or '?'} 行），请按约定编码重新导出",
     )
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> int | None:
+    """Only on failure: find the physical line a person should look at (decoding is chunked)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                (raw[3:] if number == 1 and raw.startswith(codecs.BOM_UTF8) else raw).decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 # --- JSON Lines ---------------------------------------------------------------------
 
-def _read_jsonl(spec: FeedSpec, path: Path) -> tuple[HeaderMap, Iterator[SourceRow]]:
-    encoding = _check_encoding(spec, path)
-    handle = path.open("r", encoding=encoding, errors="strict")
-    key_maps: dict[tuple[str, ...], HeaderMap] = {}
+def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
+    handle = path.open("r", encoding="utf-8-sig", errors="strict")
+    try:
+        first = _first_record_line(handle)
+    except UnicodeDecodeError as exc:
+        handle.close()
+        raise _decode_error(spec, exc, path) from exc
+    if first is None:
+        handle.close()
+        raise FileRejected("empty_file", "the file has no records", "文件没有记录")
+    try:
+        if not isinstance(json.loads(first), dict):
+            raise ValueError
+    except ValueError as exc:
+        handle.close()
+        raise FileRejected("wrong_format", f"{path.name} is not JSON Lines: its first record is not a JSON object",
+                           "文件不是 JSON Lines 格式：第一条记录不是 JSON 对象") from exc
+    handle.seek(0)
     declared = map_headers(spec, [c.header for c in spec.columns], require=False)
+    source = Source(declared, iter(()), [])
+    layouts: dict[tuple[str, ...], Layout] = {}
 
-    def generate() -> Iterator[SourceRow]:
-        any_row = False
+    def layout_for(keys: tuple[str, ...]) -> Layout:
+        layout = layouts.get(keys)
+        if layout is None:
+            header_map = map_headers(spec, list(keys), require=False)
+            source.unknown.extend(k for k in header_map.unknown if k not in source.unknown)
+            layout = layouts[keys] = build_layout(spec, list(keys), header_map)
+        return layout
+
+    def generate() -> Iterator[Row]:
+        line_number = 0
         try:
             for line_number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
-                any_row = True
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield SourceRow(line_number, {"_line": line.rstrip("\n")[:2000]}, error=FileRejected(
-                        "json_syntax", f"not valid JSON: {exc.msg} at column {exc.colno}", "不是有效的 JSON"))
+                    yield line_number, [line.rstrip("\n")[:MAX_ORIGINAL_CHARS]], RowError(
+                        "json_syntax", f"not valid JSON: {exc.msg} at column {exc.colno}", "不是有效的 JSON")
                     continue
                 if not isinstance(record, dict):
-                    yield SourceRow(line_number, {"_line": line.rstrip("\n")[:2000]}, error=FileRejected(
-                        "json_syntax", "the line is not a JSON object", "该行不是 JSON 对象"))
+                    yield line_number, [line.rstrip("\n")[:MAX_ORIGINAL_CHARS]], RowError(
+                        "json_syntax", "the line is not a JSON object", "该行不是 JSON 对象")
                     continue
-                keys = tuple(record)
-                if keys not in key_maps:
-                    key_maps[keys] = map_headers(spec, list(keys), require=False)
-                yield _split(key_maps[keys], list(keys), list(record.values()), line_number)
+                yield line_number, list(record.values()), layout_for(tuple(record))
         except UnicodeDecodeError as exc:
-            raise _decode_error(spec, exc) from exc
+            raise _decode_error(spec, exc, path) from exc
         finally:
             handle.close()
-        if not any_row:
-            raise FileRejected("empty_file", "the file has no records", "文件没有记录")
 
-    return declared, generate()
+    source.rows = generate()
+    return source
+
+
+def _first_record_line(handle: io.TextIOWrapper) -> str | None:
+    for line in handle:
+        if line.strip():
+            return line
+    return None

@@ -70,7 +70,7 @@ class ColumnSpec(BaseModel):
         return {normalize_header(h) for h in (self.header, self.name, *self.aliases)}
 
     @model_validator(mode="after")
-    def _separator_only_for_lists(self) -> "ColumnSpec":
+    def _separator_only_for_lists(self) -> ColumnSpec:
         if self.type == "list" and not self.separator:
             raise ValueError(f"column {self.name}: type list needs a separator")
         if self.type != "list" and self.separator:
@@ -91,7 +91,7 @@ class FeedSpec(BaseModel):
     columns: tuple[ColumnSpec, ...]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "FeedSpec":
+    def _consistent(self) -> FeedSpec:
         names = [c.name for c in self.columns]
         if len(set(names)) != len(names):
             raise ValueError("duplicate column names")

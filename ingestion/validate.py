@@ -11,9 +11,10 @@ import datetime as dt
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
@@ -42,6 +43,7 @@ _TIMESTAMP_RE = re.compile(
     r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
+_CN_DATE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?")
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 _PHONE_RE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 _WHITESPACE = "\u3000\u00a0\ufeff \t\r\n"
@@ -62,6 +64,13 @@ def clean_text(value: Any) -> str | None:
 def _nfkc(value: Any) -> str | None:
     text = clean_text(value)
     return None if text is None else unicodedata.normalize("NFKC", text).strip()
+
+
+def _code(value: Any) -> str:
+    """A code as typed: full-width characters folded, stray spaces inside removed (5114 02 → 511402)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # Excel stores codes typed as numbers as floats
+    return "".join((_nfkc(value) or "").split())
 
 
 def parse_integer(value: Any, col: ColumnSpec) -> int:
@@ -151,8 +160,12 @@ def parse_timestamp(value: Any, col: ColumnSpec | None = None) -> dt.datetime:
         stamp = value if value.tzinfo else value.replace(tzinfo=FEED_TIMEZONE)
     elif isinstance(value, dt.date):
         stamp = dt.datetime.combine(value, dt.time(), FEED_TIMEZONE)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        day = _excel_serial(int(value))
+        seconds = round((value - int(value)) * 86400)
+        stamp = dt.datetime.combine(day, dt.time(), FEED_TIMEZONE) + dt.timedelta(seconds=seconds)
     else:
-        text = _nfkc(value) or ""
+        text = _CN_DATE.sub(r"\1-\2-\3", _nfkc(value) or "")
         match = _TIMESTAMP_RE.match(text)
         if not match:
             raise reject("timestamp", f"{value!r} is not a timestamp (use 2021-03-05T09:30:00+08:00)",
@@ -172,7 +185,7 @@ def _zone(text: str | None) -> dt.tzinfo:
     if not text:
         return FEED_TIMEZONE
     if text == "Z":
-        return dt.timezone.utc
+        return dt.UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
     return dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
@@ -211,7 +224,7 @@ def parse_text(value: Any, col: ColumnSpec) -> str:
 
 
 def parse_division_code(value: Any, col: ColumnSpec | None = None) -> str:
-    text = _nfkc(value if not isinstance(value, float) else int(value)) or ""
+    text = _code(value)
     if not text.isdigit() or text not in division_codes():
         raise reject("division_code", f"{value!r} is not a division code in the reference (ref_divisions)",
                      f"{value!r} 不是区划参考表中的代码")
@@ -227,7 +240,7 @@ def division_codes() -> frozenset[str]:
 
 
 def parse_uscc(value: Any, col: ColumnSpec | None = None) -> str:
-    code = (_nfkc(value) or "").upper()
+    code = _code(value).upper()
     if len(code) != 18 or not set(code) <= USCC_CHARS:
         raise reject("uscc", f"{value!r} is not an 18-character unified social credit code",
                      f"{value!r} 不是18位统一社会信用代码")
@@ -238,7 +251,13 @@ def parse_uscc(value: Any, col: ColumnSpec | None = None) -> str:
 
 
 def parse_id_number(value: Any, col: ColumnSpec | None = None) -> str:
-    code = (_nfkc(value) or "").upper()
+    """GB 11643: 17 digits + check digit, a real birth date, a province prefix.
+
+    The prefix is checked to province level only: numbers keep the county code of the
+    place of issue, including abolished ones (彭山县 511422 before 2014), so the
+    current division reference cannot be used to refuse them.
+    """
+    code = _code(value).upper()
     if not re.fullmatch(r"\d{17}[\dX]", code):
         raise reject("id_number", "not an 18-character resident ID number", "不是18位居民身份证号")
     if code[:2] not in PROVINCE_PREFIXES:

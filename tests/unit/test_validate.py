@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from ingestion.errors import ValueRejected, ValueWarning
-from ingestion.registry import ColumnSpec
+from ingestion.registry import ColumnSpec, get_spec
 from ingestion.validate import (
     RowValidator,
     parse_boolean,
@@ -22,7 +22,6 @@ from ingestion.validate import (
     parse_timestamp,
     parse_uscc,
 )
-from ingestion.registry import get_spec
 
 AMOUNT = ColumnSpec(name="amount", header="金额", type="decimal", min=0)
 COUNT = ColumnSpec(name="n", header="数", type="integer", min=0)

@@ -1,0 +1,182 @@
+"""The hot loop: validated rows of one file streamed into one COPY, rejects spilled aside.
+
+Two ways in, one way out. `copy_rows` takes parsed rows (any format) and validates
+each cell, with str-only fast paths for CSV. `copy_lines` takes a CSV's raw lines
+and, when a whole line matches the contract's canonical pattern (fastrow.py), turns it
+into COPY text without parsing it; every other line goes through `copy_rows`' logic.
+Either way each loaded row adds its key hash for the duplicate check (keys.py), each
+bad row goes to the reject spill, and no per-row object outlives its row.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from psycopg import Copy
+
+from ingestion.encode import FORMATTERS, NULL, Encoder, column_encoder, fast_path, json_text
+from ingestion.errors import ValueRejected, ValueWarning
+from ingestion.fastrow import RowMatcher
+from ingestion.keys import LOW32, KeyTracker
+from ingestion.read import CsvLines, Layout, Row, RowError
+from ingestion.registry import ColumnSpec, FeedSpec
+from ingestion.spill import Spill
+
+FLUSH_ROWS = 4000
+Progress = Callable[[int], None]
+_MISSING: dict[Any, str] = {None: NULL}  # a column the file lacks: NULL without a Python call
+
+
+def _never(value: Any) -> None:
+    return None
+
+
+class RowCopier:
+    def __init__(self, spec: FeedSpec, batch_id: int, copy: Copy, rejects: Spill, warnings: Spill,
+                 progress: Progress | None, *, text_only: bool):
+        self.spec = spec
+        self.columns = spec.columns
+        self.batch_id = batch_id
+        self.copy = copy
+        self.rejects = rejects
+        self.warnings = warnings
+        self.progress = progress
+        self.encoders = [column_encoder(c) for c in spec.columns]
+        self.fasts = [fast_path(c) if text_only else _never for c in spec.columns]
+        names = [c.name for c in spec.columns]
+        self.key_index = [names.index(k) for k in spec.key]
+        self.keys = KeyTracker()
+        self.buffer: list[str] = []
+        self.rows_in = self.loaded = self.rejected = 0
+        self._layout: Layout | None = None
+        self._plan: list[tuple[Encoder, int]] = []
+        self._fast_plan: list[tuple[Callable[[Any], str | None], int]] = []
+
+    # --- output ---------------------------------------------------------------------
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.copy.write("".join(self.buffer))
+            self.buffer.clear()
+        if self.progress is not None:
+            self.progress(self.rows_in)
+
+    # --- parsed rows ----------------------------------------------------------------
+
+    def copy_rows(self, rows: Iterable[Row]) -> None:
+        for row_number, cells, layout in rows:
+            self.row(row_number, cells, layout)
+        self.flush()
+
+    def row(self, row_number: int, cells: list[Any], layout: Layout | RowError) -> None:
+        self.rows_in += 1
+        if layout is not self._layout:
+            if layout.__class__ is RowError:
+                self.rejects.add(self.batch_id, row_number, None, layout.rule, layout.reason, layout.reason_zh,
+                                 {"_line": cells[0]})
+                self.rejected += 1
+                return
+            self._use_layout(layout)
+        extra = NULL
+        width = layout.width
+        if layout.extra or len(cells) != width:
+            extra = _extra_text(cells, layout)
+            if len(cells) < width:
+                cells.extend([None] * (width - len(cells)))
+        cells.append(None)  # position -1: a column the file does not have
+        texts = [fast(cells[position]) for fast, position in self._fast_plan]
+        if None in texts:
+            try:
+                texts = [encode(cells[position]) if text is None else text
+                         for text, (encode, position) in zip(texts, self._plan, strict=True)]
+            except (ValueRejected, ValueWarning):
+                texts = self._validate_carefully(cells, row_number, layout)
+                if texts is None:
+                    self.rejected += 1
+                    return
+        self.buffer.append("\t".join(texts) + f"\t{extra}\t{self.batch_id}\t{row_number}\n")
+        key = texts[self.key_index[0]] if len(self.key_index) == 1 else tuple(texts[i] for i in self.key_index)
+        self.keys.packed.append((hash(key) & LOW32) << 32 | row_number)
+        self.loaded += 1
+        if len(self.buffer) >= FLUSH_ROWS:
+            self.flush()
+
+    def _use_layout(self, layout: Layout) -> None:
+        self._layout = layout
+        self._plan = list(zip(self.encoders, layout.positions, strict=True))
+        self._fast_plan = [(fast if position >= 0 else _never if col.required else _MISSING.get, position)
+                           for fast, position, col in zip(self.fasts, layout.positions, self.columns, strict=True)]
+
+    def _validate_carefully(self, cells: list[Any], row_number: int, layout: Layout) -> list[str] | None:
+        """The slow path for a row that failed the quick one: every error and warning, per column."""
+        texts: list[str] = []
+        errors: list[tuple[ColumnSpec, ValueRejected]] = []
+        for (encode, position), col in zip(self._plan, self.columns, strict=True):
+            try:
+                texts.append(encode(cells[position]))
+            except ValueRejected as exc:
+                errors.append((col, exc))
+                texts.append(NULL)
+            except ValueWarning as warning:
+                self.warnings.add(self.batch_id, row_number, col.name, warning.rule, warning.reason,
+                                  warning.reason_zh)
+                texts.append(FORMATTERS[col.type](warning.value))
+        if not errors:
+            return texts
+        original = layout.original(cells[:-1])
+        for col, exc in errors:
+            self.rejects.add(self.batch_id, row_number, col.name, exc.rule, exc.reason, exc.reason_zh, original)
+        return None
+
+    # --- raw CSV lines --------------------------------------------------------------
+
+    def copy_lines(self, lines: CsvLines, matcher: RowMatcher) -> None:
+        """Whole-line fast path; locals bound once because this runs millions of times."""
+        match, checks, key_groups = matcher.match, matcher.checks, matcher.key_groups
+        single_key = key_groups[0] if len(key_groups) == 1 else None
+        buffer, append = self.buffer, self.buffer.append
+        add_key = self.keys.packed.append
+        tail = f"\t{NULL}\t{self.batch_id}\t"
+        layout = lines.layout
+        loaded = 0
+        for line_number, line in lines:
+            found = match(line)
+            if found is not None:
+                groups = found.groups()
+                for index, check in checks:
+                    value = groups[index]
+                    if value is not None and not check(value):
+                        found = None
+                        break
+            if found is None:
+                self.rows_in += loaded
+                self.loaded += loaded
+                loaded = 0
+                cells = lines.record(line)
+                if cells and not (not cells[0].strip() and all(not c.strip() for c in cells)):
+                    self.row(line_number, cells, layout)
+                continue
+            body = line.rstrip("\r\n")
+            if ",," in body or body[0] == "," or body[-1] == ",":
+                body = f",{body},".replace(",,", ",\\N,").replace(",,", ",\\N,")[1:-1]
+            append(body.replace(",", "\t") + tail + f"{line_number}\n")
+            add_key((hash(groups[single_key] if single_key is not None else tuple(groups[i] for i in key_groups))
+                     & LOW32) << 32 | line_number)
+            loaded += 1
+            if len(buffer) >= FLUSH_ROWS:
+                self.rows_in += loaded
+                self.loaded += loaded
+                loaded = 0
+                self.flush()
+        self.rows_in += loaded
+        self.loaded += loaded
+        self.flush()
+
+
+def _extra_text(cells: list[Any], layout: Layout) -> str:
+    """Unknown columns (and cells beyond the header) kept as jsonb, never dropped."""
+    values = {header: cells[i] for i, header in layout.extra if i < len(cells) and cells[i] not in (None, "")}
+    for position in range(layout.width, len(cells)):
+        if cells[position] not in (None, ""):
+            values[f"column_{position + 1}"] = cells[position]
+    return json_text(values) if values else NULL

@@ -1,0 +1,65 @@
+"""`make bench`: run every registered benchmark against an isolated database, print the table.
+
+    python -m tests.bench [--rows N] [--memory] [--only NAME]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+MODULES = ["tests.bench.ingestion_bench", "tests.bench.dbt_bench"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import psycopg
+
+    from tests.bench import BENCHMARKS, BenchContext, Row, format_table
+    from warehouse.bootstrap import bootstrap
+    from warehouse.db import with_database
+    from warehouse.settings import get_settings
+
+    parser = argparse.ArgumentParser(prog="python -m tests.bench")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large service_transactions file")
+    parser.add_argument("--memory", action="store_true",
+                        help="also load a file twice as large and compare peak RSS (flat memory check)")
+    parser.add_argument("--only", help="run only benchmarks whose name contains this")
+    args = parser.parse_args(argv)
+    for module in MODULES:
+        importlib.import_module(module)
+
+    server = get_settings().dsn
+    name = f"gov_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    dsn = with_database(server, name)
+    work = Path(tempfile.mkdtemp(prefix="gov-bench-"))
+    os.environ["ARCHIVE_DIR"] = str(work / "archive")
+    rows: list[Row] = []
+    try:
+        bootstrap(dsn)
+        context = BenchContext(dsn=dsn, work_dir=work,
+                               options={"rows": str(args.rows), "memory": "1" if args.memory else ""})
+        for bench in BENCHMARKS:
+            if args.only and args.only not in bench.__name__:
+                continue
+            print(f"==> {bench.__name__}", file=sys.stderr, flush=True)
+            rows.extend(bench(context))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Build speed on `--scale 10` data: a full build vs an incremental one after a 1% delta.
+
+Both are whole publications (`build_and_publish`: dbt build with every test, GX suites,
+reconciliation, swap), as the pipeline runs them; the event facts alone (dbt run of the
+three incremental models, full refresh vs merge) are measured too, since the fixed cost
+of a publication (dbt start-up and parse, ~200 tests over all marts, GX) does not
+shrink with the delta.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from ingestion.generate import generate_sample
+from ingestion.load import load_file
+from tests.bench import BenchContext, Row, benchmark
+from warehouse.build import run_dbt
+from warehouse.incremental import incremental_models
+from warehouse.pipeline import build_and_publish
+
+EVENT_FEEDS = ["grid_events", "mediation_cases", "service_transactions"]
+SCALE = 10
+
+
+def _delta_files(work: Path, fraction: float) -> dict[str, Path]:
+    """New event batches with `fraction` of the scale-10 rows (another seed: new and superseding keys)."""
+    source = generate_sample(work / "delta-source", scale=1, seed=4242, feeds=EVENT_FEEDS)
+    out = {}
+    for feed, path in source.items():
+        lines = path.read_bytes().splitlines(keepends=True)
+        header, body = (lines[:1], lines[1:]) if path.suffix == ".csv" else ([], lines)
+        keep = max(1, int(len(body) * fraction * SCALE))
+        target = work / "delta" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"".join(header + body[:keep]))
+        out[feed] = target
+    return out
+
+
+def _timed(label: str, func):
+    started = time.perf_counter()
+    result = func()
+    seconds = time.perf_counter() - started
+    print(f"    {label}: {seconds:.1f}s", file=sys.stderr, flush=True)
+    return result, seconds
+
+
+@benchmark
+def dbt_full_vs_incremental(context: BenchContext) -> list[Row]:
+    os.environ["WAREHOUSE_DSN"] = context.dsn
+    files = generate_sample(context.work_dir / "scale10", scale=SCALE, seed=2021)
+    loaded = sum(load_file(feed, path, dsn=context.dsn).rows_loaded for feed, path in files.items())
+    print(f"    loaded {loaded:,} rows at scale {SCALE}", file=sys.stderr, flush=True)
+
+    full, full_seconds = _timed("full publication", lambda: build_and_publish(
+        "bench-full", dsn=context.dsn, full_refresh=True))
+    assert full["outcome"] == "published", full.get("failed_checks")
+    event_models = " ".join(incremental_models())
+    full_models, full_models_seconds = _timed("event facts, full refresh", lambda: run_dbt(
+        ["run", "--full-refresh", "--select", event_models], context.dsn, candidate_schema="marts_bench"))
+
+    delta = sum(load_file(feed, path, dsn=context.dsn).rows_loaded
+                for feed, path in _delta_files(context.work_dir, 0.01).items())
+    print(f"    delta: {delta:,} event rows (1% of the event feeds)", file=sys.stderr, flush=True)
+    incr, incr_seconds = _timed("incremental publication", lambda: build_and_publish("bench-incr", dsn=context.dsn))
+    assert incr["outcome"] == "published", incr.get("failed_checks")
+    _, incr_models_seconds = _timed("event facts, incremental merge", lambda: run_dbt(
+        ["run", "--select", event_models], context.dsn, candidate_schema="marts_bench"))
+    assert full_models.ok
+
+    return [
+        Row("publication, full build (scale 10)", loaded, full_seconds,
+            note=f"dbt build {full['dbt_seconds']:.1f}s; {full['checks_total']} checks"),
+        Row("publication, incremental after 1% delta", delta, incr_seconds, ratio=incr_seconds / full_seconds,
+            note=f"dbt build {incr['dbt_seconds']:.1f}s; ratio = incremental / full time (goal <= 0.15)"),
+        Row("event facts only, full refresh", None, full_models_seconds, note="dbt run of the 3 incremental models"),
+        Row("event facts only, incremental merge", delta, incr_models_seconds,
+            ratio=incr_models_seconds / full_models_seconds, note="ratio = incremental / full time"),
+    ]
