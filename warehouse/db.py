@@ -1,8 +1,8 @@
 """Connections to the warehouse (psycopg 3) and small helpers around them."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg

@@ -13,7 +13,7 @@ from warehouse.build import hmac_pads
 @pytest.mark.parametrize("key", [b"short", b"k" * 64, b"a-much-longer-secret-" * 5])
 def test_pads_compute_the_same_hmac(key):
     pads = hmac_pads(key)
-    message = "51140219800101001X".encode()
+    message = b"51140219800101001X"
     inner = hashlib.sha256(bytes.fromhex(pads["PII_HMAC_IPAD"]) + message).digest()
     outer = hashlib.sha256(bytes.fromhex(pads["PII_HMAC_OPAD"]) + inner).hexdigest()
     assert outer == hmac.new(key, message, hashlib.sha256).hexdigest()
