@@ -28,6 +28,9 @@ def run_suites(dsn: str, schema: str) -> list[CheckResult]:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)  # GX resets its loggers on import
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(dsn))
