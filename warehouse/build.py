@@ -74,13 +74,18 @@ def target_dir(dsn: str) -> Path:
     return get_settings().var_dir / "dbt" / f"{dsn_parts(dsn)['dbname']}-{key}"
 
 
+def dbt_vars(candidate_schema: str = CANDIDATE_SCHEMA) -> dict[str, str]:
+    """The vars every dbt command gets (part of the project fingerprint)."""
+    return {"candidate_schema": candidate_schema}
+
+
 def run_dbt(args: list[str], dsn: str, *, candidate_schema: str = CANDIDATE_SCHEMA) -> DbtResult:
     """Run `dbt <args>` on the given warehouse; never raises on dbt failure."""
     work = target_dir(dsn)
     work.mkdir(parents=True, exist_ok=True)
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt), *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-               "--vars", json.dumps({"candidate_schema": candidate_schema}), "--no-use-colors"]
+               "--vars", json.dumps(dbt_vars(candidate_schema)), "--no-use-colors"]
     started = time.perf_counter()
     proc = subprocess.run(command, cwd=DBT_PROJECT, env=dbt_env(dsn), capture_output=True, text=True)
     result = DbtResult(command=command, returncode=proc.returncode, seconds=round(time.perf_counter() - started, 2),

@@ -1,6 +1,8 @@
 """Build → gate → publish: the one code path behind `make demo`, the CLI and Airflow.
 
-dbt builds the marts into a candidate schema; dbt tests, GX suites and reconciliation
+dbt builds the marts into a candidate schema (all of them, or in a partial build only
+those downstream of the feeds that changed, the others copied unchanged from the
+published marts: see warehouse/affected.py); dbt tests, GX suites and reconciliation
 checks run on it; only if no critical check fails is the candidate swapped in as
 `marts`. Either way the attempt, every check and a report are recorded in `audit`.
 Builds never overlap: a session advisory lock serialises them per warehouse.
@@ -8,13 +10,16 @@ Builds never overlap: a session advisory lock serialises them per warehouse.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from warehouse.affected import BuildPlan, carry_over, plan_build, project_fingerprint, save_graph
+from warehouse.affected import full as full_plan
 from warehouse.bootstrap import bootstrap
-from warehouse.build import CANDIDATE_SCHEMA, run_dbt
+from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt
 from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, reconcile
 from warehouse.db import connect
 from warehouse.incremental import incremental_models, seed_candidate_from_published
@@ -60,18 +65,25 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
         if not force and batches and max(batches) <= published_high_water:
             return {"outcome": "nothing_to_do", "run_id": run_id,
                     "message": f"batches up to {published_high_water} are already published"}
+        fingerprint = current_fingerprint()
+        plan = _plan(conn, dsn, fingerprint, force)
         publication_id = conn.execute(
-            "insert into audit.publications (run_id, source_batches) values (%s, %s) returning publication_id",
-            (run_id, batches)).fetchone()[0]
-        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CANDIDATE_SCHEMA)))
+            "insert into audit.publications (run_id, source_batches, project_fingerprint, build_mode) "
+            "values (%s, %s, %s, %s) returning publication_id",
+            (run_id, batches, fingerprint, plan.mode)).fetchone()[0]
         incremental = incremental_models()
-        if not full_refresh:
-            seed_candidate_from_published(conn, CANDIDATE_SCHEMA, models=incremental)
+        plan = _prepare_candidate(conn, plan, incremental, full_refresh)
+        if plan.mode == "full":  # a partial plan may have fallen back
+            conn.execute("update audit.publications set build_mode = 'full' where publication_id = %s",
+                         (publication_id,))
 
-        log.info("publication %s: dbt build into %s", publication_id, CANDIDATE_SCHEMA)
+        log.info("publication %s: %s dbt build into %s (%s)", publication_id, plan.mode, CANDIDATE_SCHEMA,
+                 plan.reason)
         # Snapshots record published history, so they run only after a publication.
-        dbt = run_dbt(["build", "--exclude", "resource_type:snapshot", *(["--full-refresh"] if full_refresh else [])],
-                      dsn)
+        built_after = time.time() - 1
+        dbt = run_dbt(["build", *plan.build_selection(), "--exclude", "resource_type:snapshot",
+                       *(["--full-refresh"] if full_refresh else [])], dsn)
+        _keep_graph(conn, publication_id, dsn, fingerprint, built_after)
         checks = from_dbt(dbt.results)
         if not dbt.ok and not any(c.status != "pass" for c in checks):
             checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
@@ -82,21 +94,18 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
                 checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
             from expectations.gate import run_suites
 
-            checks += run_suites(dsn, CANDIDATE_SCHEMA)
+            checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=plan.gx_marts())
 
         # Failures first, then what was skipped because of them.
         blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
         outcome = "blocked" if blocking or not candidate_exists else "published"
         if outcome == "published":
             swap_in(conn, CANDIDATE_SCHEMA)
-            snapshot = run_dbt(["snapshot"], dsn)
-            checks.append(CheckResult("dbt", "dbt snapshot (history of published dimensions)", "snapshots", "warning",
-                                      "pass" if snapshot.ok else "error",
-                                      message=None if snapshot.ok else snapshot.log_tail[-2000:]))
+            checks += _snapshot(dsn, plan)
         message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
                    if blocking else "all critical checks passed")
         publication = {
-            "publication_id": publication_id, "run_id": run_id, "outcome": outcome,
+            "publication_id": publication_id, "run_id": run_id, "outcome": outcome, **plan.summary(),
             "checks_total": len(checks), "checks_passed": sum(c.status == "pass" for c in checks),
             "checks_failed": sum(c.status in ("fail", "error") for c in checks),
             "source_batches": batches, "dbt_seconds": dbt.seconds, "message": message,
@@ -106,6 +115,57 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
         publication["report_path"] = str(report)
         publication["failed_checks"] = [c.to_dict() for c in blocking]
         return publication
+
+
+def current_fingerprint() -> str:
+    """The fingerprint of the project as dbt will run it now."""
+    return project_fingerprint(dbt_vars(CANDIDATE_SCHEMA), get_settings().pii_key)
+
+
+def _plan(conn, dsn: str, fingerprint: str, force: bool) -> BuildPlan:
+    """Full or partial; an error while deciding is a full build, never a failed one."""
+    try:
+        return plan_build(conn, dsn, fingerprint, force=force)
+    except Exception:
+        log.exception("planning a partial build failed: full build")
+        return full_plan("planning a partial build failed")
+
+
+def _prepare_candidate(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool) -> BuildPlan:
+    """A fresh candidate: unaffected marts copied (partial), published event facts seeded (unless full refresh)."""
+    drop = sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CANDIDATE_SCHEMA))
+    conn.execute(drop)
+    if plan.partial:
+        try:
+            carry_over(conn, plan, CANDIDATE_SCHEMA)
+        except Exception:
+            log.exception("carrying over unaffected marts failed: full build")
+            conn.execute(drop)
+            plan = full_plan("carrying over unaffected marts failed")
+    if not full_refresh:
+        seed_candidate_from_published(conn, CANDIDATE_SCHEMA,
+                                      models=[m for m in incremental if m not in plan.carried_over])
+    return plan
+
+
+def _keep_graph(conn, publication_id: int, dsn: str, fingerprint: str, built_after: float) -> None:
+    """Save the dependency graph of this build; a project edited during the build gets no fingerprint."""
+    if current_fingerprint() == fingerprint and save_graph(dsn, fingerprint, CANDIDATE_SCHEMA, built_after):
+        return
+    log.warning("publication %s: project changed during the build or no manifest: no fingerprint recorded",
+                publication_id)
+    conn.execute("update audit.publications set project_fingerprint = null where publication_id = %s",
+                 (publication_id,))
+
+
+def _snapshot(dsn: str, plan: BuildPlan) -> list[CheckResult]:
+    """`dbt snapshot` of the published dimensions, only those whose sources changed in a partial build."""
+    selection = plan.snapshot_selection()
+    if selection is None:
+        return []
+    snapshot = run_dbt(["snapshot", *selection], dsn)
+    return [CheckResult("dbt", "dbt snapshot (history of published dimensions)", "snapshots", "warning",
+                        "pass" if snapshot.ok else "error", message=None if snapshot.ok else snapshot.log_tail[-2000:])]
 
 
 def _record(conn, publication_id: int, outcome: str, publication: dict, checks: list[CheckResult],

@@ -40,6 +40,7 @@ def write_report(reports_dir: Path, publication: dict[str, Any], checks: list[Ch
 <title>Publication {publication['publication_id']} — {outcome}</title><style>{_STYLE}</style></head><body>
 <h1>Quality report / 质量报告 — publication {publication['publication_id']}
 <span class="badge {outcome}">{outcome}</span></h1>
+{_build_mode(publication)}
 <table>{summary}</table>
 <h2>Checks / 检查项 ({len(checks)})</h2>
 <table><tr><th>source</th><th>check</th><th>target</th><th>severity</th><th>status</th><th>failures</th>
@@ -47,3 +48,16 @@ def write_report(reports_dir: Path, publication: dict[str, Any], checks: list[Ch
     path = stem.with_suffix(".html")
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _build_mode(publication: dict[str, Any]) -> str:
+    """One line saying how the marts were built: a partial build names what it carried over unchanged."""
+    mode = publication.get("build_mode", "full")
+    line = f"Build / 构建: <strong>{html.escape(mode)}</strong>"
+    if mode == "partial":
+        line += (f" — changed feeds / 变更数据源: {html.escape(', '.join(publication.get('changed_feeds', [])))}"
+                 f"; marts carried over unchanged from the previous publication / 沿用上次发布: "
+                 f"{html.escape(', '.join(publication.get('carried_over_marts', [])) or 'none')}")
+    elif publication.get("build_mode_reason"):
+        line += f" ({html.escape(publication['build_mode_reason'])})"
+    return f"<p class='build-mode'>{line}</p>"

@@ -142,6 +142,11 @@ create table if not exists audit.publications (
     message text
 );
 comment on table audit.publications is 'Every build-gate-publish attempt and its outcome / 发布记录';
+-- Affected-subgraph publications: a partial build is allowed only on the project that built the published marts.
+alter table audit.publications add column if not exists project_fingerprint text;
+alter table audit.publications add column if not exists build_mode text check (build_mode in ('full', 'partial'));
+comment on column audit.publications.project_fingerprint is 'sha256 of the dbt project, GX suites and dbt vars this build ran (null: changed during the build) / 项目指纹';
+comment on column audit.publications.build_mode is 'full (every mart rebuilt) or partial (only marts downstream of changed feeds; the others copied unchanged) / 构建方式';
 
 create table if not exists audit.check_results (
     check_result_id bigint generated always as identity primary key,
