@@ -13,9 +13,7 @@ with
 
 grid_events as (
     select * from {{ ref('int_grid_events_escalated') }}
-    {% if is_incremental() %}
-        where batch_id > (select coalesce(max(existing.source_batch_id), 0) from {{ this }} as existing)
-    {% endif %}
+    {{ newer_batches_only() }}
 ),
 
 divisions as (

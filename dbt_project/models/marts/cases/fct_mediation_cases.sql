@@ -14,9 +14,7 @@ with
 
 mediation_cases as (
     select * from {{ ref('stg_justice__mediation_cases') }}
-    {% if is_incremental() %}
-        where batch_id > (select coalesce(max(existing.source_batch_id), 0) from {{ this }} as existing)
-    {% endif %}
+    {{ newer_batches_only() }}
 ),
 
 divisions as (

@@ -14,9 +14,7 @@ with
 
 transactions as (
     select * from {{ ref('stg_gov_services__service_transactions') }}
-    {% if is_incremental() %}
-        where batch_id > (select coalesce(max(existing.source_batch_id), 0) from {{ this }} as existing)
-    {% endif %}
+    {{ newer_batches_only() }}
 ),
 
 timed as (
