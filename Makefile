@@ -18,7 +18,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	@$(PY) -m ingestion demo
+	@$(PY) -m govctl demo
 
 test: $(STAMP)
 	@$(PY) -m pytest
@@ -36,5 +36,8 @@ stop: $(STAMP)
 bench: $(STAMP)
 	@$(PY) -m tests.bench
 
+# Ruff, the import layers (pyproject.toml [tool.importlinter]) and sqlfluff on the dbt models.
 lint: $(STAMP)
-	@$(VENV)/bin/ruff check ingestion dags expectations infra tests
+	@$(VENV)/bin/ruff check govctl ingestion warehouse dags expectations infra tests
+	@set -o pipefail; $(VENV)/bin/lint-imports --no-cache | tail -n 3
+	@$(VENV)/bin/sqlfluff lint dbt_project/models --disable-progress-bar --nocolor

@@ -6,7 +6,7 @@ next run (the scheduler does not create a run while one is queued or running),
 so builds and publications never run concurrently. Each build takes every
 batch not yet built, so which events woke it does not matter.
 
-Outcomes of ``warehouse.pipeline.build_and_publish(run_id)``:
+Outcomes of ``warehouse.publication.build_and_publish(run_id)``:
 - ``published``    -> success; emits ``marts`` (extra: publication id, checks, report).
 - ``nothing_to_do`` -> skipped; emits nothing.
 - ``blocked``      -> the gate refused: marts are unchanged and the audit record
@@ -63,7 +63,7 @@ def _failed_checks(result: dict[str, Any]) -> str:
 def build_publish() -> None:
     @task(task_id="build_and_publish", outlets=[MARTS])
     def build_and_publish_task() -> dict[str, Any]:
-        from warehouse.pipeline import build_and_publish
+        from warehouse.publication import build_and_publish
 
         context = get_current_context()
         result = json.loads(json.dumps(build_and_publish(context["run_id"]), default=str))

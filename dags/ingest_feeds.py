@@ -8,7 +8,7 @@ that ``audit.ingestion_batches`` has not recorded (see ARCHITECTURE.md).
 Emits ``raw/<feed_id>`` only when rows were loaded; a run that found nothing
 new ends *skipped* and wakes nothing downstream.
 
-Orchestration only: the work is ``ingestion.pipeline.ingest_pending``, the same
+Orchestration only: the work is ``ingestion.intake.ingest_pending``, the same
 function the CLI calls, imported inside the task.
 """
 
@@ -71,7 +71,7 @@ def build_ingest_dag(feed_id: str, sweep_minute: int):
 def ingest_task(feed_id: str, raw: Asset):
     @task(task_id="ingest", outlets=[raw])
     def ingest() -> list[dict[str, Any]]:
-        from ingestion.pipeline import ingest_pending
+        from ingestion.intake import ingest_pending
 
         batches = _jsonable(ingest_pending(feed_id))
         loaded = [b for b in batches if (b.get("rows_loaded") or 0) > 0]

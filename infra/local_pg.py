@@ -144,6 +144,18 @@ def ensure_running(root: Path) -> str:
     raise AssertionError("unreachable")
 
 
+def use_local_unless_configured() -> str:
+    """The warehouse DSN for an entry point: `WAREHOUSE_DSN`, or else the local embedded
+    server (started if needed), exported as `WAREHOUSE_DSN` for this process and its children."""
+    from warehouse.settings import get_settings
+
+    configured = os.environ.get("WAREHOUSE_DSN")
+    if configured:
+        return configured
+    os.environ["WAREHOUSE_DSN"] = ensure_running(get_settings().var_dir / "pg")
+    return os.environ["WAREHOUSE_DSN"]
+
+
 def main(argv: list[str] | None = None) -> int:
     from warehouse.settings import get_settings
 

@@ -5,10 +5,10 @@
     python -m ingestion load-dir DIR [--json] [--progress]
     python -m ingestion replay BATCH [--json] [--progress]
     python -m ingestion ingest [FEED ...]          take every waiting file in the landing zone
-    python -m ingestion build [--force] [--full-refresh]  dbt build → gate → publish
     python -m ingestion status [--json]
     python -m ingestion generate --out DIR [--scale N] [--seed S] [--feeds a,b] [--dirty]
-    python -m ingestion demo                       what `make demo` runs
+
+Building and publishing marts is the platform's job, not ingestion's: `python -m govctl`.
 
 Exit codes: 0 loaded, partial or duplicate; 1 a file was rejected (the reason on
 stderr) / a publication was blocked; 2 usage or configuration error.
@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import sys
-import uuid
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -114,7 +113,7 @@ def _brief(summary: dict) -> dict:
 
 
 def cmd_ingest(args) -> int:
-    from ingestion.pipeline import ingest_pending
+    from ingestion.intake import ingest_pending
     from ingestion.registry import feed_ids
 
     worst = 0
@@ -123,16 +122,6 @@ def cmd_ingest(args) -> int:
             _print(summary if args.json else _brief(summary), args.json)
             worst = max(worst, 1 if summary["status"] == "rejected" else 0)
     return worst
-
-
-def cmd_build(args) -> int:
-    from warehouse.pipeline import build_and_publish
-
-    result = build_and_publish(f"cli-{uuid.uuid4().hex[:8]}", force=args.force, full_refresh=args.full_refresh)
-    if not args.json:
-        result.pop("failed_checks", None)
-    _print(result, args.json)
-    return 1 if result["outcome"] == "blocked" else 0
 
 
 def cmd_status(args) -> int:
@@ -185,12 +174,6 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    from ingestion.demo import run_demo
-
-    return run_demo()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description="Governance warehouse ingestion")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,12 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("feeds", nargs="*")
     ingest.add_argument("--json", action="store_true")
     ingest.set_defaults(func=cmd_ingest)
-    build = sub.add_parser("build", help="dbt build, quality gate, publish or block")
-    build.add_argument("--force", action="store_true", help="build even if no new batch arrived")
-    build.add_argument("--full-refresh", action="store_true",
-                       help="rebuild the incremental event facts from raw (after a change of their columns)")
-    build.add_argument("--json", action="store_true")
-    build.set_defaults(func=cmd_build)
     status = sub.add_parser("status", help="batches per feed and the last publication")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
@@ -238,7 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--dirty", action="store_true",
                           help="inject known defects into copies of the feeds and write manifest.json")
     generate.set_defaults(func=cmd_generate)
-    sub.add_parser("demo", help="generate, ingest, build, gate, publish; print a summary").set_defaults(func=cmd_demo)
     return parser
 
 
@@ -248,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     from ingestion.registry import SpecError
 
     try:
+        if args.func not in (cmd_feeds, cmd_generate):
+            from infra.local_pg import use_local_unless_configured
+
+            use_local_unless_configured()
         return args.func(args)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)

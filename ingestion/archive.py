@@ -1,21 +1,13 @@
 """Content-addressed archive of every received file: kept forever, never overwritten."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
+from ingestion.landing import file_digest
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """sha256 and size, streamed (files can be gigabytes)."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+__all__ = ["archive_file", "file_digest"]
 
 
 def archive_file(path: Path, sha256: str, archive_dir: Path, feed_id: str) -> Path:

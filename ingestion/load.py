@@ -4,7 +4,7 @@ Everything for one file happens in one transaction: the batch row, the COPY of t
 valid rows, the rejects and the final counts. A crash leaves nothing behind, and the
 file is simply taken again. rows_in = rows_loaded + rows_rejected is a check
 constraint, and a deferred constraint trigger verifies at commit that the counts match
-the rows really stored in raw.<feed> and audit.rejected_rows (infra/sql/bootstrap.sql).
+the rows really stored in raw.<feed> and audit.rejected_rows (warehouse/sql/ (00_core.sql, …)).
 
 Speed: rows are validated into COPY text (fast path for canonical values, see
 encode.py) and written to one COPY stream in large chunks; rejects go to a spill file

@@ -14,6 +14,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class WarehouseNotConfigured(RuntimeError):
+    """No warehouse to connect to: WAREHOUSE_DSN is unset."""
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -25,12 +29,14 @@ class Settings:
 
     @cached_property
     def dsn(self) -> str:
-        """`WAREHOUSE_DSN`, or the local embedded PostgreSQL (started on demand)."""
+        """`WAREHOUSE_DSN`. Entry points (the CLIs, `make`) point it at the local embedded
+        server when it is unset (`infra.local_pg.use_local_unless_configured`); the
+        warehouse code itself never starts servers."""
         if self.explicit_dsn:
             return self.explicit_dsn
-        from infra.local_pg import ensure_running
-
-        return ensure_running(self.var_dir / "pg")
+        raise WarehouseNotConfigured(
+            "WAREHOUSE_DSN is not set. Point it at a PostgreSQL server, or start the local warehouse "
+            "with `make dsn` and use the DSN it prints (the CLIs do this by themselves).")
 
     @property
     def pii_key(self) -> bytes:

@@ -5,9 +5,10 @@ Runs inside the Airflow triggerer as the ``AssetWatcher`` of the asset
 ``<landing>/<feed_id>/`` and, for each file that is complete, *claims* it by an
 atomic rename into ``<landing>/<feed_id>/.claimed/`` and yields one event.
 
-A file is complete when it is a regular file, its name does not start with a
-dot and does not end in ``.part`` / ``.tmp``, and its size and modification
-time were the same on two consecutive polls. Writers should still write to
+A file is complete when it is a regular file whose name is a candidate under
+the landing rules (``ingestion.landing``: not hidden, no in-progress ending such
+as ``.part`` or ``.crdownload``), and its size and modification time were the
+same on two consecutive polls. Writers should still write to
 ``name.part`` and rename when done; the stability check only protects against
 writers that do not.
 
@@ -25,7 +26,6 @@ level: the triggerer imports this module by its classpath.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,8 +34,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-CLAIMED_DIR = ".claimed"
-IGNORED_SUFFIXES = (".part", ".tmp")
+from ingestion.landing import CLAIMED_DIR, claim, file_digest, is_candidate_name
+
 CLASSPATH = "dags.common.landing_trigger.LandingFileTrigger"
 
 
@@ -43,41 +43,6 @@ CLASSPATH = "dags.common.landing_trigger.LandingFileTrigger"
 class _Seen:
     size: int
     mtime_ns: int
-
-
-def is_candidate(name: str) -> bool:
-    """True for a file name the watcher may claim (not hidden, not in progress)."""
-    return not name.startswith(".") and not name.lower().endswith(IGNORED_SUFFIXES)
-
-
-def claim(path: Path) -> Path | None:
-    """Move ``path`` into ``.claimed/`` next to it by atomic rename.
-
-    Returns the claimed path, or ``None`` when somebody else moved the file
-    first (another triggerer, an ingest task taking it directly). A name that
-    is already taken in ``.claimed/`` (the same name delivered twice before the
-    first was ingested) gets a numbered suffix so nothing is overwritten.
-    """
-    claimed_dir = path.parent / CLAIMED_DIR
-    claimed_dir.mkdir(exist_ok=True)
-    target = claimed_dir / path.name
-    n = 1
-    while target.exists():
-        target = claimed_dir / f"{path.stem}~{n}{path.suffix}"
-        n += 1
-    try:
-        os.rename(path, target)
-    except FileNotFoundError:
-        return None
-    return target
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class LandingFileTrigger(BaseEventTrigger):
@@ -126,7 +91,7 @@ class LandingFileTrigger(BaseEventTrigger):
         except FileNotFoundError:
             return found
         for entry in entries:
-            if not is_candidate(entry.name):
+            if not is_candidate_name(entry.name):
                 continue
             try:
                 if not entry.is_file(follow_symlinks=False):
@@ -141,13 +106,13 @@ class LandingFileTrigger(BaseEventTrigger):
         claimed = folder / CLAIMED_DIR
         if not claimed.is_dir():
             return []
-        return sorted(str(p) for p in claimed.iterdir() if p.is_file() and is_candidate(p.name))
+        return sorted(str(p) for p in claimed.iterdir() if p.is_file() and is_candidate_name(p.name))
 
     def _event(self, claimed: Path, original: str) -> TriggerEvent:
         payload: dict[str, Any] = {"feed": self.feed_id, "file": str(claimed), "name": original}
         try:
             payload["size"] = claimed.stat().st_size
-            payload["sha256"] = sha256_of(claimed)
+            payload["sha256"] = file_digest(claimed)[0]
         except FileNotFoundError:
             pass  # already taken by an ingest run: the event is still a valid wake-up call
         return TriggerEvent(payload)

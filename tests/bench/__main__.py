@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     from tests.bench import BENCHMARKS, BenchContext, Row, format_table
     from warehouse.bootstrap import bootstrap
     from warehouse.db import with_database
-    from warehouse.settings import get_settings
 
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large service_transactions file")
@@ -36,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     for module in MODULES:
         importlib.import_module(module)
 
-    server = get_settings().dsn
+    from infra.local_pg import use_local_unless_configured
+
+    server = use_local_unless_configured()
     name = f"gov_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')

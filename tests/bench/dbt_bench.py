@@ -25,7 +25,7 @@ from ingestion.registry import get_spec
 from tests.bench import BenchContext, Row, benchmark
 from warehouse.build import run_dbt
 from warehouse.incremental import incremental_models
-from warehouse.pipeline import build_and_publish
+from warehouse.publication import build_and_publish
 
 EVENT_FEEDS = ["grid_events", "mediation_cases", "service_transactions"]
 SCALE = 10

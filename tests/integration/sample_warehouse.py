@@ -25,7 +25,7 @@ def published_sample(server_dsn: str, var_dir: Path, work: Path, prefix: str) ->
     from ingestion.generate import generate_sample
     from ingestion.load import load_file
     from warehouse.bootstrap import bootstrap
-    from warehouse.pipeline import build_and_publish
+    from warehouse.publication import build_and_publish
 
     dsn = create_database(server_dsn, prefix)
     with pytest.MonkeyPatch.context() as env:

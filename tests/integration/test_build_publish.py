@@ -9,7 +9,7 @@ import pytest
 
 from ingestion.load import load_file
 from tests.fixtures.party_files import GOOD_ROWS, write_party_workbook
-from warehouse.pipeline import build_and_publish
+from warehouse.publication import build_and_publish
 
 
 def _kpis(conn) -> dict[str, float]:

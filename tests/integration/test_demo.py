@@ -16,7 +16,7 @@ PARTY_KPIS = {
 
 
 def test_demo_publishes_the_reports_party_figures(warehouse_dsn, session_var_dir):
-    run = subprocess.run([sys.executable, "-m", "ingestion", "demo"], capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-m", "govctl", "demo"], capture_output=True, text=True,
                          env=dict(os.environ), timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "outcome: published" in run.stdout
@@ -31,7 +31,7 @@ def test_demo_publishes_the_reports_party_figures(warehouse_dsn, session_var_dir
     for code, value in PARTY_KPIS.items():
         assert f"{code}" in run.stdout and str(value) in run.stdout
 
-    again = subprocess.run([sys.executable, "-m", "ingestion", "demo"], capture_output=True, text=True,
+    again = subprocess.run([sys.executable, "-m", "govctl", "demo"], capture_output=True, text=True,
                            env=dict(os.environ), timeout=600)
     assert again.returncode == 0, again.stdout[-3000:]
     assert "duplicate" in again.stdout and "nothing_to_do" in again.stdout

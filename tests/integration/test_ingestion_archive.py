@@ -4,8 +4,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from ingestion.intake import ingest_file, ingest_pending
 from ingestion.load import load_file, replay_batch
-from ingestion.pipeline import ingest_file, ingest_pending
 from warehouse.settings import get_settings
 
 HEADER = "拨付编号,资金来源部门,资金用途,社区代码,金额(万元),拨付日期\n"

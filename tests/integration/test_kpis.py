@@ -77,7 +77,7 @@ def test_definition_order_and_units(sample):
 def test_five_more_elderly_care_facilities_move_the_kpi_by_five(sample, tmp_path: Path, monkeypatch):
     """A new GB18030 community_facilities file with five more 社区养老服务设施 → +5 after publication."""
     from ingestion.load import load_file
-    from warehouse.pipeline import build_and_publish
+    from warehouse.publication import build_and_publish
 
     monkeypatch.setenv("WAREHOUSE_DSN", sample.dsn)
     monkeypatch.setenv("REPORTS_DIR", str(tmp_path / "reports"))

@@ -14,7 +14,7 @@ from ingestion.load import load_file
 from ingestion.registry import get_spec
 from tests.fixtures.party_files import write_party_workbook
 from tests.integration.sample_warehouse import published_sample
-from warehouse.pipeline import build_and_publish
+from warehouse.publication import build_and_publish
 
 SNAPSHOT_CHECK = "dbt snapshot (history of published dimensions)"
 
@@ -147,7 +147,7 @@ def test_party_organizations_change_runs_its_snapshot(sample, conn):
 def test_changed_fingerprint_forces_a_full_build(sample, conn, monkeypatch):
     load_file("grid_events", _delta_file(sample.files["grid_events"], sample.work / "delta3", "grid_events", 5),
               dsn=sample.dsn)
-    monkeypatch.setattr("warehouse.pipeline.project_fingerprint", lambda *args: "0" * 64)
+    monkeypatch.setattr("warehouse.publication.project_fingerprint", lambda *args: "0" * 64)
 
     result = build_and_publish("changed-project", dsn=sample.dsn)
 

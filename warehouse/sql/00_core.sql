@@ -1,5 +1,5 @@
 -- Idempotent warehouse bootstrap: schemas, roles, grants and the audit tables.
--- Applied by `warehouse.bootstrap.bootstrap()` before every load and build; safe to rerun.
+-- Applied by `warehouse.bootstrap.bootstrap()` (every warehouse/sql/NN_*.sql in name order) before every load and build; safe to rerun.
 
 create schema if not exists raw;
 create schema if not exists audit;

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from psycopg import sql
 
-from ingestion.pipeline import ingest_pending
+from infra.local_pg import use_local_unless_configured
+from ingestion.intake import ingest_pending
 from ingestion.registry import feed_ids
 from warehouse.db import connect
-from warehouse.pipeline import build_and_publish
+from warehouse.publication import build_and_publish
 from warehouse.settings import get_settings
 
 
@@ -42,9 +43,9 @@ def stage_sample(landing: Path, feeds: list[str]) -> list[Path]:
 
 
 def run_demo() -> int:
-    settings = get_settings()
     t = _step("starting the local warehouse")
-    dsn = settings.dsn
+    dsn = use_local_unless_configured()
+    settings = get_settings()
     print(f"    {dsn} ({time.perf_counter() - t:.1f}s)")
 
     t = _step("generating the Meishan sample feeds into the landing zone")

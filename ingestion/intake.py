@@ -1,4 +1,4 @@
-"""Take every file waiting in a feed's landing folder, whatever woke us up.
+"""Landing intake: take every file waiting in a feed's landing folder, whatever woke us up.
 
 Asset events are wake-up calls, not the record: `audit.ingestion_batches` (keyed by
 content hash) decides what is new. Files claimed by the landing trigger sit in
@@ -13,20 +13,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ingestion import landing
 from ingestion.errors import FileRejected
 from ingestion.load import BatchSummary, load_file, refuse_file
 from ingestion.registry import get_spec
 from warehouse.settings import get_settings
 
 log = logging.getLogger(__name__)
-CLAIMED = ".claimed"
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload")
-
-
-def is_candidate(path: Path) -> bool:
-    """A delivered file: not hidden, not a partial upload, a regular file (or a link to one)."""
-    return (path.is_file() or path.is_symlink()) and not path.name.startswith(".") \
-        and not path.name.endswith(IGNORED_SUFFIXES)
 
 
 def landing_folder(feed_id: str) -> Path:
@@ -35,10 +28,8 @@ def landing_folder(feed_id: str) -> Path:
 
 
 def pending_files(feed_id: str) -> list[Path]:
-    folder = landing_folder(feed_id)
-    files = [p for p in (folder / CLAIMED).glob("*") if is_candidate(p)]
-    files += [p for p in folder.glob("*") if is_candidate(p)]
-    return sorted(files, key=lambda p: (p.lstat().st_mtime, p.name))
+    """Every finished delivery waiting for the feed (the rules: ingestion/landing.py)."""
+    return landing.pending_files(landing_folder(feed_id))
 
 
 def escape_refusal(feed_id: str, name: str | Path) -> FileRejected | None:
