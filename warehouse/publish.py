@@ -10,6 +10,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from warehouse.row_security import apply_row_security
+
 READER_ROLES = ("bi_reader", "auditor")
 
 
@@ -17,6 +19,7 @@ def swap_in(conn: psycopg.Connection, candidate: str, published: str = "marts") 
     previous = f"{published}_previous"
     with conn.transaction():
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(previous)))
+    apply_row_security(conn, candidate)  # county policies on the candidate tables before anyone can read them
     with conn.transaction():
         conn.execute("set local lock_timeout = '10s'")
         if conn.execute("select to_regnamespace(%s) is not null", (published,)).fetchone()[0]:
