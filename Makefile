@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export SCARF_ANALYTICS := false
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv demo test airflow dsn stop bench lint
+.PHONY: venv demo test airflow bi dsn stop bench lint
 
 venv: $(STAMP)
 
@@ -26,11 +26,16 @@ test: $(STAMP)
 airflow: $(STAMP)
 	@bash infra/airflow_local.sh
 
+bi: $(STAMP)
+	@bash infra/bi/install.sh
+	@$(PY) -m infra.bi start
+
 dsn: $(STAMP)
 	@$(PY) -m infra.local_pg dsn
 
 stop: $(STAMP)
 	@bash infra/airflow_local.sh stop || true
+	@$(PY) -m infra.bi stop || true
 	@$(PY) -m infra.local_pg stop
 
 bench: $(STAMP)
