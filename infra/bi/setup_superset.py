@@ -76,13 +76,19 @@ def set_labels(contents: dict[str, str]) -> int:
         config = yaml.safe_load(body)
         dataset = db.session.query(SqlaTable).filter_by(uuid=config["uuid"]).one()
         with dataset.database.get_sqla_engine() as engine, engine.connect() as conn:
-            relation = f'"{dataset.schema}"."{dataset.table_name}"'
+            # By oid from the catalog: needs no privilege on the schema (granted only at the first publication).
+            oid = conn.execute(text(
+                "select c.oid from pg_class as c inner join pg_namespace as n on n.oid = c.relnamespace "
+                "where n.nspname = :schema and c.relname = :table"),
+                {"schema": dataset.schema, "table": dataset.table_name}).scalar()
+            if oid is None:
+                print(f"setup: {dataset.schema}.{dataset.table_name} is not published yet (make demo); "
+                      "its labels are set on the next start", file=sys.stderr)
+                continue
             comments = dict(conn.execute(text(
                 "select attname, col_description(attrelid, attnum) from pg_attribute "
-                "where attrelid = cast(:relation as regclass) and attnum > 0 and not attisdropped"),
-                {"relation": relation}).fetchall())
-            table_comment = conn.execute(text("select obj_description(cast(:relation as regclass), 'pg_class')"),
-                                         {"relation": relation}).scalar()
+                "where attrelid = :oid and attnum > 0 and not attisdropped"), {"oid": oid}).fetchall())
+            table_comment = conn.execute(text("select obj_description(:oid, 'pg_class')"), {"oid": oid}).scalar()
         for column in dataset.columns:
             comment = comments.get(column.column_name)
             column.verbose_name = chinese_label(comment)
