@@ -34,11 +34,13 @@ FEATURE_FLAGS = {"DASHBOARD_RBAC": False, "ALERT_REPORTS": False, "TAGGING_SYSTE
 BABEL_DEFAULT_LOCALE = "zh"
 LANGUAGES = {"zh": {"flag": "cn", "name": "简体中文"}, "en": {"flag": "us", "name": "English"}}
 
-# No phone-home: the navigation bar renders a Scarf tracking pixel; the CSP no longer allows it.
+# No phone-home: the navigation bar renders a Scarf tracking pixel; the content security policy
+# allows nothing outside this server (no pixel, fonts, map tiles or documentation images).
+THEME_FONT_URL_ALLOWED_DOMAINS: list[str] = []
 _csp = {key: (list(value) if isinstance(value, list) else value)
         for key, value in _DEFAULT_TALISMAN["content_security_policy"].items()}
-_csp["img-src"] = [src for src in _csp["img-src"] if "scarf.sh" not in src]
-_csp["connect-src"] = ["'self'"]  # no map tiles from the internet either
+_csp.update({"img-src": ["'self'", "blob:", "data:"], "connect-src": ["'self'"],
+             "style-src": ["'self'", "'unsafe-inline'"], "font-src": ["'self'"]})
 TALISMAN_CONFIG = {**_DEFAULT_TALISMAN, "content_security_policy": _csp}
 
 LOG_LEVEL = os.environ.get("BI_LOG_LEVEL", "WARNING")

@@ -152,3 +152,6 @@ def test_secrets_are_private_and_bound_to_localhost(superset, bi_var):
     for name in ("secret_key", "admin.password", "bi_login.password", "metadata.password"):
         assert (bi_var / "bi" / name).stat().st_mode & 0o777 == 0o600, name
     assert superset.url.startswith("http://127.0.0.1:")
+    # No phone-home: the content security policy allows nothing outside the server (Scarf pixel).
+    policy = requests.get(f"{superset.url}/login/", timeout=30).headers["Content-Security-Policy"]
+    assert "scarf" not in policy and "https://" not in policy, policy
