@@ -19,9 +19,6 @@ gunicorn. Telemetry off (SCARF_ANALYTICS=false, DO_NOT_TRACK=1; no CSP slot for 
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -91,14 +88,9 @@ def write_secret(path: Path, nbytes: int = 32) -> str:
     return path.read_text().strip()
 
 
-def scram_verifier(password: str, iterations: int = 4096) -> str:
-    """A PostgreSQL SCRAM-SHA-256 verifier, so the clear password never reaches the server (or its logs)."""
-    salt = secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    stored_key = hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
-    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
-    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+def scram_verifier(conn: psycopg.Connection, login: str, password: str) -> str:
+    """libpq's SCRAM-SHA-256 verifier (as psql's \\password), so the clear password never reaches the server."""
+    return conn.pgconn.encrypt_password(password.encode(), login.encode(), b"scram-sha-256").decode()
 
 
 def _ensure_login(conn: psycopg.Connection, login: str, password: str, member_of: str | None) -> None:
@@ -110,7 +102,7 @@ def _ensure_login(conn: psycopg.Connection, login: str, password: str, member_of
         except (errors.DuplicateObject, errors.UniqueViolation):
             pass  # created concurrently
     conn.execute(sql.SQL("alter role {} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls "
-                         "password {}").format(ident, sql.Literal(scram_verifier(password))))
+                         "password {}").format(ident, sql.Literal(scram_verifier(conn, login, password))))
     if member_of and not conn.execute("select pg_has_role(%s, %s, 'member')", (login, member_of)).fetchone()[0]:
         conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(member_of), ident))
 
@@ -173,12 +165,16 @@ def _port_free(port: int) -> bool:
 
 
 def _alive(pid_file: Path) -> int | None:
+    """The pid of our gunicorn when it runs (a stale pid file naming another program does not count)."""
     try:
         pid = int(pid_file.read_text())
-        os.kill(pid, 0)
-        return pid
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+        if not Path("/proc/self").exists():  # no procfs (macOS): trust the pid file
+            os.kill(pid, 0)
+            return pid
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
+    return pid if b"gunicorn" in cmdline and b"superset.app:create_app()" in cmdline else None
 
 
 def health(url: str) -> bool:
@@ -247,7 +243,7 @@ def start(*, port: int | None = None, var_dir: Path | None = None, admin_dsn: st
     with paths.log.open("a", encoding="utf-8") as log:
         process = subprocess.Popen(
             [str(venv / "bin" / "gunicorn"), "--workers", "1", "--worker-class", "gthread", "--threads", "4",
-             "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--limit-request-line", "0",
+             "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--graceful-timeout", "10", "--limit-request-line", "0",
              "--limit-request-field_size", "0", "--no-control-socket", "superset.app:create_app()"],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     paths.pid_file.write_text(str(process.pid))

@@ -59,7 +59,8 @@ def api(superset):
     session.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
     csrf = session.get(f"{superset.url}/api/v1/security/csrf_token/", timeout=30).json()["result"]
     session.headers.update({"X-CSRFToken": csrf, "Referer": superset.url})
-    return session
+    with session:
+        yield session
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +147,9 @@ def test_sqllab_reads_marts_but_postgresql_refuses_raw_and_audit(superset, api, 
     tables_owned = owner.execute("select count(*) from pg_class where relowner = %s::regrole",
                                  (superset.bi_login,)).fetchone()[0]
     assert tables_owned == 0
+    # Its password was sent as a SCRAM verifier (libpq's), not in clear.
+    stored = owner.execute("select rolpassword from pg_authid where rolname = %s", (superset.bi_login,)).fetchone()[0]
+    assert stored.startswith("SCRAM-SHA-256$4096:")
 
 
 def test_secrets_are_private_and_bound_to_localhost(superset, bi_var):
