@@ -218,7 +218,10 @@ def start(*, port: int | None = None, var_dir: Path | None = None, admin_dsn: st
     install(venv)
     for sub in (paths.run, paths.log.parent, paths.home):
         sub.mkdir(parents=True, exist_ok=True)
-    admin_dsn = admin_dsn or settings.dsn
+    if admin_dsn is None:
+        from infra.local_pg import use_local_unless_configured
+
+        admin_dsn = use_local_unless_configured()  # WAREHOUSE_DSN, else the embedded server (started)
     uris = prepare_warehouse(admin_dsn, paths, metadata_db=metadata_db, bi_login=bi_login,
                              meta_login=meta_login)
     env = _env(paths, uris["metadata"])
