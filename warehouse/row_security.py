@@ -3,8 +3,8 @@
 A county login sees only its county's rows in every mart that carries a division; a city-level
 login sees every row. The mechanism is PostgreSQL row-level security (RLS):
 
-- `security.bi_row_scopes` (reference data, loaded from `reference/bi_row_scopes.csv` at every
-  publication) says which group role sees which county (`scope = county`) or everything
+- `security.bi_row_scopes` (reference data, loaded from `reference/bi_row_scopes.csv` whenever
+  it changes, by `install_scopes` as the owner: a superuser publication or `make bi`) says which group role sees which county (`scope = county`) or everything
   (`scope = city`). The scope roles are NOLOGIN group roles that are members of `bi_reader`, so
   one grant gives a BI login both read access and its scope:
   `create role dongpo_bi login password '…' in role bi_county_511402;`
@@ -20,11 +20,13 @@ login sees every row. The mechanism is PostgreSQL row-level security (RLS):
 Because publication renames `marts_candidate` to `marts`, the policies are created on the
 candidate tables *before* the swap: no reader ever sees a published table without its policy.
 Policies and scopes live in the warehouse database; roles are cluster-wide, created if missing
-(tolerating a concurrent creation by another database's publication).
+(tolerating a concurrent creation by another database's publication). Once the scopes are
+installed, a publication needs only the ownership of the candidate tables (e.g. gov_transform).
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -195,7 +197,7 @@ create table if not exists security.bi_row_scopes (
     check ((scope = 'county') = (county_code is not null))
 );
 comment on table security.bi_row_scopes is
-    'Which group role sees which county in the marts (scope city: all rows); loaded from reference data at each publication / 数据权限范围';
+    'Which group role sees which county in the marts (scope city: all rows); loaded from reference data (bi_row_scopes.csv) / 数据权限范围';
 create or replace function security.bi_sees_all() returns boolean
 language sql stable set search_path = pg_catalog as $$
     select coalesce(bool_or(scopes.scope = 'city'), false)
@@ -213,22 +215,53 @@ $$;
 """
 
 
+def install_scopes(conn: psycopg.Connection, config: RowSecurityConfig | None = None) -> bool:
+    """The scope roles, the `security` schema, its functions and the scopes (reference data).
+
+    Needs CREATEROLE and CREATE on the database: run by the owner or an administrator (a
+    superuser publication, `make bi`). Skipped when installed with the same fingerprint, so a
+    publication running as an unprivileged role only checks. Returns True when it installed.
+    """
+    config = config or load_config()
+    fingerprint = hashlib.sha256(repr((_SECURITY_DDL, config)).encode()).hexdigest()
+    if conn.execute("select to_regclass('security.installed') is not null").fetchone()[0]:
+        row = conn.execute("select fingerprint from security.installed").fetchone()
+        if row and row[0] == fingerprint:
+            return False
+    ensure_scope_roles(conn, config)
+    readers = sql.SQL(", ").join(sql.Identifier(r) for r in (config.scoped_role, *config.unrestricted_roles))
+    try:
+        with conn.transaction():
+            conn.execute(_SECURITY_DDL)
+            conn.execute("delete from security.bi_row_scopes")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "insert into security.bi_row_scopes (role_name, scope, county_code, description) "
+                    "values (%s, %s, %s, %s)",
+                    [(s.role_name, s.scope, s.county_code, s.description) for s in config.scopes])
+            conn.execute(sql.SQL("grant usage on schema security to {}").format(readers))
+            conn.execute(sql.SQL("grant select on security.bi_row_scopes to {}").format(readers))
+            conn.execute("create table if not exists security.installed (fingerprint text not null)")
+            conn.execute("grant select on security.installed to public")
+            conn.execute("delete from security.installed")
+            conn.execute("insert into security.installed (fingerprint) values (%s)", (fingerprint,))
+    except errors.InsufficientPrivilege as exc:
+        raise RuntimeError(
+            f"row security is not installed or its reference data changed, and {conn.info.user} may not install "
+            "it: call warehouse.row_security.install_scopes() as the warehouse owner (make bi does)") from exc
+    return True
+
+
 def apply_row_security(conn: psycopg.Connection, schema: str, config: RowSecurityConfig | None = None
                        ) -> list[MartPolicy]:
-    """Enable RLS with the county policies on every division-bearing table of `schema` (idempotent)."""
+    """Enable RLS with the county policies on every division-bearing table of `schema` (idempotent).
+
+    Needs only the ownership of the tables once the scopes are installed (`install_scopes`).
+    """
     config = config or load_config()
-    ensure_scope_roles(conn, config)
+    install_scopes(conn, config)
     policies = plan_policies(conn, schema, config)
-    readers = sql.SQL(", ").join(sql.Identifier(r) for r in (config.scoped_role, *config.unrestricted_roles))
     with conn.transaction():
-        conn.execute(_SECURITY_DDL)
-        conn.execute("delete from security.bi_row_scopes")
-        with conn.cursor() as cur:
-            cur.executemany(
-                "insert into security.bi_row_scopes (role_name, scope, county_code, description) values (%s, %s, %s, %s)",
-                [(s.role_name, s.scope, s.county_code, s.description) for s in config.scopes])
-        conn.execute(sql.SQL("grant usage on schema security to {}").format(readers))
-        conn.execute(sql.SQL("grant select on security.bi_row_scopes to {}").format(readers))
         for policy in policies:
             table = sql.Identifier(schema, policy.table)
             conn.execute(sql.SQL("alter table {} enable row level security").format(table))

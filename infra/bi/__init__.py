@@ -112,7 +112,7 @@ def prepare_warehouse(admin_dsn: str, paths: BiPaths, *, metadata_db: str, bi_lo
     """Roles, the metadata database and the secrets; returns the URIs (without passwords) Superset needs."""
     from warehouse.bootstrap import bootstrap
     from warehouse.db import dsn_parts
-    from warehouse.row_security import ensure_scope_roles, load_config
+    from warehouse.row_security import install_scopes
 
     bootstrap(admin_dsn)  # bi_reader and the other group roles (idempotent)
     bi_password = write_secret(paths.secret("bi_login.password"))
@@ -120,7 +120,7 @@ def prepare_warehouse(admin_dsn: str, paths: BiPaths, *, metadata_db: str, bi_lo
     write_secret(paths.secret("secret_key"), 48)
     write_secret(paths.secret("admin.password"), 18)
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        ensure_scope_roles(conn, load_config())
+        install_scopes(conn)  # the scope roles (bi_city) and the security schema, as an administrator
         _ensure_login(conn, bi_login, bi_password, SCOPE_ROLE)
         _ensure_login(conn, meta_login, meta_password, None)
         if not conn.execute("select 1 from pg_database where datname = %s", (metadata_db,)).fetchone():

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from warehouse.row_security import apply_row_security, load_config, plan_policies
+from warehouse.row_security import apply_row_security, install_scopes, load_config, plan_policies
 
 COUNTY = "511402"  # 东坡区
 
@@ -104,17 +104,22 @@ def test_county_login_rows_are_its_county(bi_sample, logins):
 
 
 def test_policies_are_on_the_candidate_before_the_swap(fresh_database):
-    """apply_row_security works on the candidate schema: the renamed tables carry their policies."""
+    """apply_row_security works on the candidate schema, as the build role once the scopes are installed;
+    the renamed tables carry their policies."""
     from warehouse.bootstrap import bootstrap
     from warehouse.publish import swap_in
 
     dsn = fresh_database()
     bootstrap(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("create schema marts_candidate")
+        assert install_scopes(conn) is True
+        assert install_scopes(conn) is False  # unchanged: no DDL, no writes
+        conn.execute("create schema marts_candidate authorization gov_transform")
+        conn.execute("set role gov_transform")  # not a superuser: owns the candidate tables, nothing more
         conn.execute("create table marts_candidate.t (id int, county_code text)")
         conn.execute("insert into marts_candidate.t values (1, '511402'), (2, '511403'), (3, null)")
         apply_row_security(conn, "marts_candidate")
+        conn.execute("reset role")
         assert conn.execute("select count(*) from pg_policies where schemaname = 'marts_candidate'").fetchone()[0] == 2
         swap_in(conn, "marts_candidate")
         assert conn.execute("select relrowsecurity from pg_class where oid = 'marts.t'::regclass").fetchone()[0]
