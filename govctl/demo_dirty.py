@@ -25,6 +25,7 @@ from infra.local_pg import use_local_unless_configured
 from ingestion.generate.dirty import generate_dirty
 from ingestion.intake import ingest_pending
 from ingestion.registry import feed_ids, get_spec
+from warehouse.bootstrap import bootstrap
 from warehouse.db import connect
 from warehouse.publication import build_and_publish
 from warehouse.settings import get_settings
@@ -35,9 +36,10 @@ WRONG_LEVEL_ORG = "DEMO-DIRTY-R1"
 def run_demo_dirty() -> int:
     dsn = use_local_unless_configured()
     settings = get_settings()
+    bootstrap(dsn)
     with connect(dsn) as conn:
-        published = conn.execute("select to_regclass('audit.publications') is not null and exists "
-                                 "(select 1 from audit.publications where outcome = 'published')").fetchone()[0]
+        published = conn.execute("select exists (select 1 from audit.publications where outcome = 'published')"
+                                 ).fetchone()[0]
     if not published:
         print("==> nothing published yet: the clean demo first", flush=True)
         run_demo()

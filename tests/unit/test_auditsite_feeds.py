@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ingestion.registry import feed_ids, get_spec, normalize_header
 from warehouse.auditsite.charts import line_chart
-from warehouse.auditsite.feeds import MASK, feed_catalogue, mask_patterns, masked_values
+from warehouse.auditsite.feeds import MASK, feed_catalogue, mask_patterns, masked_reason, masked_values
 
 
 def test_catalogue_equals_the_registry():
@@ -25,6 +25,10 @@ def test_personal_fields_are_masked_by_any_of_their_names():
                      "备注": f"联系人 *******5678 身份证 {MASK}", "资格": "初级"}
     assert set(masked_values("no_such_feed", {"a": "1", "b": "x"}).values()) == {MASK}  # unknown contract: all
     assert mask_patterns(None) == "" and mask_patterns(12.5) == "12.5"
+    # Reasons quote the refused value: masked for personal fields, kept for the others.
+    assert masked_reason("social_workers", "full_name", "'张三丰' is too long") == f"'{MASK}' is too long"
+    assert masked_reason("social_workers", "id_number", "'5114' is not an ID") == f"'{MASK}' is not an ID"
+    assert masked_reason("party_organizations", "member_count", "'-5' is below 0") == "'-5' is below 0"
 
 
 def test_chart_points_carry_their_values():

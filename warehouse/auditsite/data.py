@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from warehouse.affected import SOURCE_PREFIX, load_graph
-from warehouse.auditsite.feeds import feed_catalogue, masked_values
+from warehouse.auditsite.feeds import feed_catalogue, masked_reason, masked_values
 
 log = logging.getLogger(__name__)
 SAMPLE_REJECTS = 20  # rejected rows shown per feed and rule; the counts are complete
@@ -88,8 +88,8 @@ def publication_detail(conn: psycopg.Connection, row: dict[str, Any]) -> Publica
 
 def _rejects(cur, batch_ids: list[int]) -> list[dict[str, Any]]:
     groups = cur.execute(
-        "select b.feed_id, r.rule, count(distinct (r.batch_id, r.row_number)) as rows, count(*) as findings, "
-        "min(r.reason) as reason, min(r.reason_zh) as reason_zh from audit.rejected_rows r "
+        "select b.feed_id, r.rule, count(distinct (r.batch_id, r.row_number)) as rows, count(*) as findings "
+        "from audit.rejected_rows r "
         "join audit.ingestion_batches b using (batch_id) where r.batch_id = any(%s) "
         "group by b.feed_id, r.rule order by b.feed_id, r.rule", (batch_ids,)).fetchall()
     for group in groups:
@@ -101,7 +101,10 @@ def _rejects(cur, batch_ids: list[int]) -> list[dict[str, Any]]:
             (batch_ids, group["feed_id"], group["rule"], SAMPLE_REJECTS)).fetchall()
         for sample in samples:
             sample["original_values"] = masked_values(group["feed_id"], sample["original_values"])
+            for key in ("reason", "reason_zh"):
+                sample[key] = masked_reason(group["feed_id"], sample["column_name"], sample[key])
         group["samples"] = samples
+        group["reason"], group["reason_zh"] = samples[0]["reason"], samples[0]["reason_zh"]  # an example
     return groups
 
 

@@ -22,6 +22,7 @@ from warehouse.settings import REPO_ROOT
 SPEC_DIR = REPO_ROOT / "ingestion" / "specs"
 MASK = "＊＊＊"
 _ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+_QUOTED = re.compile(r"'[^']*'")
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
@@ -57,6 +58,15 @@ def masked_values(feed_id: str, values: dict[str, Any] | None) -> dict[str, str]
     feed = feed_catalogue().get(feed_id)
     return {key: MASK if feed is None or normalize(key) in feed.pii_fields else mask_patterns(value)
             for key, value in values.items()}
+
+
+def masked_reason(feed_id: str, column: str | None, reason: str | None) -> str:
+    """A reason quotes the refused value ('…'): quoted values of personal fields are masked too."""
+    feed = feed_catalogue().get(feed_id)
+    text = reason or ""
+    if feed is None or column is None or normalize(column) in feed.pii_fields:
+        text = _QUOTED.sub(f"'{MASK}'", text)
+    return mask_patterns(text)
 
 
 def mask_patterns(value: Any) -> str:

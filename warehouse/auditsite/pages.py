@@ -16,7 +16,7 @@ STYLE = """
 body{font-family:system-ui,"Noto Sans CJK SC","Noto Sans SC",sans-serif;margin:1.5rem 2rem;color:#222;max-width:1400px}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}h3{font-size:1rem}
 table{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}th,td{border:1px solid #ccc;padding:.25rem .5rem;
-text-align:left;vertical-align:top}th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+text-align:left;vertical-align:top}td.sha{font-family:monospace;font-size:.7rem;word-break:break-all;min-width:9rem}th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#17692b}.fail,.error{color:#b00020;font-weight:600}.skipped{color:#777}.mono{font-family:monospace}
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;color:#fff;font-size:.8rem}
 .badge.published{background:#17692b}.badge.blocked,.badge.failed{background:#b00020}.badge.running{background:#777}
@@ -186,7 +186,7 @@ def _batches(pub: Publication) -> str:
     lines = "".join(
         f'<tr data-batch="{b["batch_id"]}">{_td(b["batch_id"])}{_td(b["feed_id"], "feed")}'
         f'{_td(b["department"], "department")}{_td(b["file_name"], "file_name")}'
-        f'{_td(b["sha256"], "sha256", cls="mono")}{_td(b["status"], "status")}{_td(b["rows_in"], "rows_in", num=True)}'
+        f'{_td(b["sha256"], "sha256", cls="sha")}{_td(b["status"], "status")}{_td(b["rows_in"], "rows_in", num=True)}'
         f'{_td(b["rows_loaded"], "rows_loaded", num=True)}{_td(b["rows_rejected"], "rows_rejected", num=True)}'
         f'{_td(_time(b["received_at"]))}</tr>' for b in pub.batches)
     return (f'<h2>Batches received / 接收批次 ({len(pub.batches)})</h2><p class="note">Files recorded since the '
@@ -214,7 +214,7 @@ def _rejects(pub: Publication) -> str:
                        f'<th>column</th><th>reason</th><th>原因</th><th>original values (personal fields masked / '
                        f'个人信息已遮蔽)</th></tr>{samples}</table></details>')
     return ('<h2>Rejected rows per feed and rule / 按数据源和规则的拒收</h2><table id="rejects"><tr><th>feed</th>'
-            '<th>rule</th><th>rows</th><th>findings</th><th>reason</th><th>原因</th></tr>' + summary + "</table>"
+            '<th>rule</th><th>rows</th><th>findings</th><th>reason (example)</th><th>原因（示例）</th></tr>' + summary + "</table>"
             + "".join(details))
 
 
