@@ -174,7 +174,9 @@ def _lineage_info(pub: Publication) -> str:
     commit = lineage["git_commit"] or "not a git checkout / 非 git 目录"
     dirty = " (uncommitted changes / 有未提交修改)" if lineage["git_dirty"] else ""
     versions = "".join(f"<tr><th>{escape(k)}</th>{_td(v, k)}</tr>" for k, v in sorted(lineage["versions"].items()))
-    return (f'<h2>Built from / 构建来源</h2><p>git commit / 代码版本: <span class="mono" data-field="git_commit">'
+    restored = pub.row.get("restores_publication")
+    of = f" (the restored publication #{restored} / 所恢复的发布)" if restored else ""
+    return (f'<h2>Built from / 构建来源{of}</h2><p>git commit / 代码版本: <span class="mono" data-field="git_commit">'
             f'{escape(commit)}</span>{dirty}</p><table id="versions">{versions}</table>')
 
 
