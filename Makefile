@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export SCARF_ANALYTICS := false
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv demo test airflow bi dsn stop bench lint
+.PHONY: venv demo test airflow bi dsn stop bench lint demo-dirty reports rollback
 
 venv: $(STAMP)
 
@@ -19,6 +19,18 @@ $(STAMP): requirements.txt
 
 demo: $(STAMP)
 	@$(PY) -m govctl demo
+
+# A blocked publication: the dirty sample plus a mis-filed row; marts unchanged, the report says why.
+demo-dirty: $(STAMP)
+	@$(PY) -m govctl demo --dirty
+
+# The auditors' report site (var/reports/index.html): rebuilt, and its path printed.
+reports: $(STAMP)
+	@$(PY) -m govctl reports
+
+# Republish the kept previous version of the marts: make rollback REASON="…"
+rollback: $(STAMP)
+	@$(PY) -m govctl rollback --reason "$(REASON)"
 
 test: $(STAMP)
 	@$(PY) -m pytest

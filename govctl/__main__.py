@@ -1,10 +1,13 @@
 """Platform command line: the same functions the Airflow tasks call.
 
     python -m govctl build [--force] [--full-refresh] [--json]   dbt build → gate → publish or block
-    python -m govctl demo                                         what `make demo` runs
+    python -m govctl demo [--dirty]                               what `make demo` (`make demo-dirty`) runs
+    python -m govctl rollback --reason "…"                        republish the kept previous version of the marts
+    python -m govctl reports                                      rebuild the auditors' report site, print its path
 
 Loading files is `python -m ingestion`. Exit codes: 0 published or nothing to do;
-1 a publication was blocked (the reason on stderr); 2 usage or configuration error.
+1 a publication was blocked or nothing could be rolled back (the reason on stderr);
+2 usage or configuration error.
 """
 from __future__ import annotations
 
@@ -36,9 +39,36 @@ def cmd_build(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    if args.dirty:
+        from govctl.demo_dirty import run_demo_dirty
+
+        return run_demo_dirty()
     from govctl.demo import run_demo
 
     return run_demo()
+
+
+def cmd_rollback(args) -> int:
+    from warehouse.rollback import NothingToRollBack, rollback
+
+    try:
+        result = rollback(args.reason)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except NothingToRollBack as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for key, value in result.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_reports(args) -> int:
+    from warehouse.auditsite import build_site
+
+    print(build_site())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rebuild the incremental event facts from raw (after a change of their columns)")
     build.add_argument("--json", action="store_true", help="print the publication as one JSON object")
     build.set_defaults(func=cmd_build)
-    sub.add_parser("demo", help="generate, ingest, build, gate, publish; print a summary").set_defaults(func=cmd_demo)
+    demo = sub.add_parser("demo", help="generate, ingest, build, gate, publish; print a summary")
+    demo.add_argument("--dirty", action="store_true",
+                      help="deliver the dirty sample and a mis-filed row: a blocked publication, marts unchanged")
+    demo.set_defaults(func=cmd_demo)
+    roll = sub.add_parser("rollback", help="republish the kept previous version of the marts (atomic swap)")
+    roll.add_argument("--reason", required=True, help="why: recorded in audit.publications for the auditors")
+    roll.set_defaults(func=cmd_rollback)
+    sub.add_parser("reports", help="rebuild the auditors' report site and print its index path").set_defaults(
+        func=cmd_reports)
     return parser
 
 

@@ -67,6 +67,7 @@ def run_demo() -> int:
     if result["outcome"] != "nothing_to_do":
         print(f"    checks passed: {result['checks_passed']}/{result['checks_total']}")
         print(f"    report: {result['report_path']}")
+        print(f"    all reports (make reports): {settings.reports_dir / 'index.html'}")
     for check in result.get("failed_checks", []):
         print(f"    FAILED {check['source']} {check['name']}: {(check['message'] or '')[:200]}")
 

@@ -18,11 +18,13 @@ from psycopg.types.json import Jsonb
 
 from warehouse.affected import BuildPlan, carry_over, plan_build, project_fingerprint, save_graph
 from warehouse.affected import full as full_plan
+from warehouse.auditsite import refresh_site
 from warehouse.bootstrap import bootstrap
 from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt
 from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, reconcile
 from warehouse.db import connect
 from warehouse.incremental import incremental_models, seed_candidate_from_published
+from warehouse.lineage import record_lineage
 from warehouse.publish import swap_in
 from warehouse.report import write_report
 from warehouse.settings import get_settings
@@ -71,6 +73,7 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
             "insert into audit.publications (run_id, source_batches, project_fingerprint, build_mode) "
             "values (%s, %s, %s, %s) returning publication_id",
             (run_id, batches, fingerprint, plan.mode)).fetchone()[0]
+        record_lineage(conn, publication_id, batches)
         incremental = incremental_models()
         plan = _prepare_candidate(conn, plan, incremental, full_refresh)
         if plan.mode == "full":  # a partial plan may have fallen back
@@ -100,7 +103,7 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
         blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
         outcome = "blocked" if blocking or not candidate_exists else "published"
         if outcome == "published":
-            swap_in(conn, CANDIDATE_SCHEMA)
+            swap_in(conn, CANDIDATE_SCHEMA, publication_id=publication_id)
             checks += _snapshot(dsn, plan)
         message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
                    if blocking else "all critical checks passed")
@@ -112,6 +115,7 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
         }
         report = write_report(settings.reports_dir, publication, checks)
         _record(conn, publication_id, outcome, publication, checks, str(report))
+        refresh_site(dsn, publication_id)
         publication["report_path"] = str(report)
         publication["failed_checks"] = [c.to_dict() for c in blocking]
         return publication

@@ -1,6 +1,8 @@
 """Self-contained quality reports for auditors: one HTML and one JSON per publication.
 
 No CSS or JavaScript from a CDN: the reports must read the same on an isolated network.
+Once the attempt is recorded, the report site (warehouse/auditsite) rewrites the HTML page
+with more (checks by mart, batches, rejects, lineage); this one stands if that fails.
 """
 from __future__ import annotations
 
