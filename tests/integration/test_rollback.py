@@ -69,7 +69,7 @@ def test_rollback_republishes_previous_and_next_build_skips_no_batch(db, warehou
     assert db.execute("select outcome from audit.publications where publication_id = %s",
                       (second["publication_id"],)).fetchone()[0] == "published"
     with db.transaction():
-        db.execute("set local role bi_reader")
+        db.execute("set local role bi_city")  # a BI login with the city-wide row scope
         assert db.execute("select count(*) from marts.fct_grid_events").fetchone()[0] == after_first
 
     # Nothing new arrived: the rolled-back batches are not republished behind the operator's back.
