@@ -49,6 +49,25 @@ def pending_batches(conn) -> tuple[list[int], int | None]:
     return batches, published
 
 
+def feeds_awaiting_rebuild(dsn: str | None = None) -> list[str]:
+    """Feeds with batches loaded after the last publication, unless the last attempt was blocked.
+
+    What a periodic sweep re-announces so that a build which failed for infrastructure
+    reasons (and exhausted its retries) runs again by itself. After `blocked` nothing is
+    re-announced: the same data would be refused again until a new delivery or a fix.
+    """
+    with connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('audit.publications') is null").fetchone()[0]:
+            return []
+        batches, published_high_water = pending_batches(conn)
+        last = conn.execute("select outcome from audit.publications order by publication_id desc limit 1").fetchone()
+        if not batches or max(batches) <= published_high_water or (last and last[0] == "blocked"):
+            return []
+        return [row[0] for row in conn.execute(
+            "select distinct feed_id from audit.ingestion_batches where status in ('loaded', 'partial') "
+            "and batch_id > %s order by feed_id", (published_high_water,))]
+
+
 def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = False,
                       full_refresh: bool = False) -> dict[str, Any]:
     """Build every loaded batch into the candidate, gate it, publish or block.
