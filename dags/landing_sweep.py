@@ -5,12 +5,12 @@ one DAG is the safety net for all feeds, instead of a timed run of every ingest 
 (which made 72 mostly skipped runs an hour). Each run:
 
 - emits ``landing/<feed_id>`` (through the asset alias ``landing_sweep``) for each
-  feed with a finished delivery waiting in its landing folder or ``.claimed/``, which
-  wakes ``ingest_<feed_id>``;
-- emits ``raw/<feed_id>`` for the feeds of batches loaded but never published when the
-  last publication attempt failed for infrastructure reasons (the build gave up its
-  retries during an outage), which wakes ``build_publish``. Never after a ``blocked``
-  attempt: the same data would be refused again.
+  feed with a finished delivery waiting in its landing folder or ``.claimed/`` for
+  over a minute (younger files are the watcher's), which wakes ``ingest_<feed_id>``;
+- emits ``raw/<feed_id>`` for the feeds of batches loaded but still unpublished five
+  minutes later (a build that gave up its retries during an outage, or whose wake-up
+  was lost with a killed worker), which wakes ``build_publish``. Never after a
+  ``blocked`` attempt: the same data would be refused again.
 
 Nothing waiting -> the run succeeds emitting nothing; no other DAG runs.
 """
@@ -18,7 +18,9 @@ Nothing waiting -> the run succeeds emitting nothing; no other DAG runs.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from airflow.sdk import AssetAlias, CronTriggerTimetable, dag, get_current_context, task
 
@@ -29,7 +31,15 @@ from dags.common.feeds import registered_feeds
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_MINUTES = 10
+SETTLED_SECONDS = 60
 SWEEP = AssetAlias(name="landing_sweep", group="landing")
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # taken meanwhile
+        return float("inf")
 
 
 @dag(
@@ -50,7 +60,9 @@ def landing_sweep() -> None:
         from warehouse.publication import feeds_awaiting_rebuild
 
         events = get_current_context()["outlet_events"][SWEEP]
-        waiting = [feed for feed in registered_feeds() if pending_files(feed)]
+        # Files the watcher has had a minute to claim and announce: fresh ones are its job.
+        settled = time.time() - SETTLED_SECONDS
+        waiting = [feed for feed in registered_feeds() if any(_mtime(p) < settled for p in pending_files(feed))]
         for feed in waiting:
             events.add(landing_asset(feed), extra={"feed": feed, "reason": "sweep"})
         rebuild = feeds_awaiting_rebuild()

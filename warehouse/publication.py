@@ -49,12 +49,14 @@ def pending_batches(conn) -> tuple[list[int], int | None]:
     return batches, published
 
 
-def feeds_awaiting_rebuild(dsn: str | None = None) -> list[str]:
+def feeds_awaiting_rebuild(dsn: str | None = None, settled_minutes: float = 5) -> list[str]:
     """Feeds with batches loaded after the last publication, unless the last attempt was blocked.
 
     What a periodic sweep re-announces so that a build which failed for infrastructure
-    reasons (and exhausted its retries) runs again by itself. After `blocked` nothing is
-    re-announced: the same data would be refused again until a new delivery or a fix.
+    reasons (and exhausted its retries, or whose wake-up was lost) runs again by itself.
+    Only once the newest such batch is `settled_minutes` old: a fresh one has its own
+    build on the way. After `blocked` nothing is re-announced: the same data would be
+    refused again until a new delivery or a fix.
     """
     with connect(dsn, autocommit=True) as conn:
         if conn.execute("select to_regclass('audit.publications') is null").fetchone()[0]:
@@ -63,9 +65,11 @@ def feeds_awaiting_rebuild(dsn: str | None = None) -> list[str]:
         last = conn.execute("select outcome from audit.publications order by publication_id desc limit 1").fetchone()
         if not batches or max(batches) <= published_high_water or (last and last[0] == "blocked"):
             return []
-        return [row[0] for row in conn.execute(
-            "select distinct feed_id from audit.ingestion_batches where status in ('loaded', 'partial') "
-            "and batch_id > %s order by feed_id", (published_high_water,))]
+        feeds = conn.execute(
+            "select feed_id, max(finished_at) < clock_timestamp() - make_interval(secs => %s) "
+            "from audit.ingestion_batches where status in ('loaded', 'partial') and batch_id > %s "
+            "group by feed_id order by feed_id", (settled_minutes * 60, published_high_water)).fetchall()
+        return [feed for feed, _ in feeds] if all(settled for _, settled in feeds) else []
 
 
 def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = False,

@@ -253,8 +253,10 @@ def test_ingest_killed_during_copy(stack, record_property):
             return None
         ids = [str(r[0]) for r in stack.metadata(
             "select id from task_instance where dag_id = 'ingest_service_transactions' and state = 'running'")]
-        return next((pid for pid, argv in processes() if any(i in " ".join(argv) for i in ids)
-                     and "airflow worker --" in " ".join(argv)), None)
+        # The task runner is titled "airflow worker -- <ti id>"; its parent, the executor's worker
+        # that supervises it, "airflow worker -- LocalExecutor: <ti id>".
+        titles = {f"airflow worker -- {i}" for i in ids}
+        return next((pid for pid, argv in processes() if " ".join(argv).strip() in titles), None)
 
     runner = stack.wait_for("the ingest's COPY", copying_task, 180, poll=0.05)
     os.kill(runner, signal.SIGKILL)

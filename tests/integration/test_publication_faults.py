@@ -158,3 +158,28 @@ def test_no_running_row_survives_a_lost_connection(db, warehouse_dsn, monkeypatc
         build_and_publish("lost", force=True)
     outcome, message = db.execute("select outcome, message from audit.publications where run_id = 'lost'").fetchone()
     assert outcome == "failed" and "terminating connection" in message
+
+
+def test_unpublished_batches_are_reannounced_only_when_settled_and_not_blocked(db, warehouse_dsn):
+    from warehouse.publication import feeds_awaiting_rebuild
+
+    def batch(feed: str, minutes_ago: int) -> int:
+        return db.execute(
+            "insert into audit.ingestion_batches (feed_id, file_name, sha256, file_bytes, status, finished_at) "
+            "values (%s, 'f', md5(random()::text) || md5(random()::text), 1, 'loaded', "
+            "clock_timestamp() - make_interval(mins => %s)) returning batch_id", (feed, minutes_ago)).fetchone()[0]
+
+    assert feeds_awaiting_rebuild() == []
+    published = batch("grid_events", 30)
+    db.execute("insert into audit.publications (run_id, outcome, source_batches) values ('p', 'published', %s)",
+               ([published],))
+    assert feeds_awaiting_rebuild() == [], "everything published"
+    batch("grid_events", 1)
+    assert feeds_awaiting_rebuild() == [], "a fresh batch has its own build on the way"
+    batch("mediation_cases", 20)
+    db.execute("update audit.ingestion_batches set finished_at = finished_at - interval '10 minutes' "
+               "where batch_id > %s", (published,))
+    db.execute("insert into audit.publications (run_id, outcome, message) values ('f', 'failed', 'dbt killed')")
+    assert feeds_awaiting_rebuild() == ["grid_events", "mediation_cases"], "a build gave up: announce again"
+    db.execute("insert into audit.publications (run_id, outcome) values ('b', 'blocked')")
+    assert feeds_awaiting_rebuild() == [], "blocked data would be refused again"
