@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -152,13 +153,22 @@ def dbt_build_pid(var_dir: Path) -> int | None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
+def stack() -> Iterator[Stack]:
+    # Not under pytest's basetemp: another pytest session on the machine prunes old basetemps,
+    # which would delete the data directory of this module's PostgreSQL while it runs.
+    base = Path(tempfile.mkdtemp(prefix="gov-faults-"))
+    try:
+        yield from _stack(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _stack(base: Path) -> Iterator[Stack]:
     from ingestion.generate import generate_sample
     from ingestion.load import load_file
     from warehouse.bootstrap import bootstrap
     from warehouse.publication import build_and_publish
 
-    base = tmp_path_factory.mktemp("faults")
     pg_root, var_dir, work = base / "pg", base / "var", base / "work"
     var_dir.mkdir()
     warehouse = local_pg.start(pg_root)
@@ -305,10 +315,13 @@ def test_dbt_killed(stack, record_property):
 
 
 def test_postgres_restart(stack, record_property):
+    port = int((stack.pg_root / "port").read_text())
     local_pg.stop(stack.pg_root)
     stopped = time.monotonic()
     time.sleep(6)
-    local_pg.start(stack.pg_root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(local_pg, "DEFAULT_PORT", port)  # back on its port (the launcher takes the first free one)
+        local_pg.start(stack.pg_root)
     assert local_pg.dsn(stack.pg_root) == stack.warehouse, "the restarted server kept its port"
     source = stack.deliver("mediation_cases", 3)
     stack.wait_for("mediation_cases scale 3 published",
