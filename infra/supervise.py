@@ -104,6 +104,14 @@ def signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+def kill_group(pgid: int, timeout: float = 10.0) -> None:
+    """SIGKILL a process group and wait until its last member is gone (reaped), up to `timeout`."""
+    signal_group(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 class Supervisor:
     def __init__(self, components: list[Component], run_dir: Path, log_dir: Path, grace: float) -> None:
         self.components = components
@@ -184,8 +192,9 @@ class Supervisor:
                 self.note(f"stopped {component.name}")
             except subprocess.TimeoutExpired:
                 self.note(f"{component.name} still running after {self.grace:.0f} s: killed")
-            signal_group(component.proc.pid, signal.SIGKILL)
+            signal_group(component.proc.pid, signal.SIGKILL)  # what is left of its group
             component.proc.wait(timeout=10)
+            kill_group(component.proc.pid)
         for component in self.components:
             (self.run_dir / f"{component.name}.pid").unlink(missing_ok=True)
         (self.run_dir / f"{SUPERVISOR}.pid").unlink(missing_ok=True)
@@ -213,8 +222,7 @@ def stop(run_dir: Path, grace: float = 30.0) -> list[str]:
     for name, pgid in orphans.items():
         while group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if group_alive(pgid):
-            signal_group(pgid, signal.SIGKILL)
+        kill_group(pgid)
         stopped.append(name)
         (run_dir / f"{name}.pid").unlink(missing_ok=True)
     return stopped
