@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export SCARF_ANALYTICS := false
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: venv demo test airflow bi dsn stop bench lint demo-dirty reports rollback
+.PHONY: venv demo test test-faults airflow bi dsn stop bench lint demo-dirty reports rollback
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ rollback: $(STAMP)
 
 test: $(STAMP)
 	@$(PY) -m pytest
+
+# Only the fault tests (also part of `make test`): kills and a PostgreSQL restart on a supervised stack.
+test-faults: $(STAMP)
+	@$(PY) -m pytest tests/airflow/test_faults.py -s
 
 airflow: $(STAMP)
 	@bash infra/airflow_local.sh

@@ -14,7 +14,12 @@ Outcomes of ``warehouse.publication.build_and_publish(run_id)``:
   written by ``build_and_publish``. The task then FAILS, without retries (the
   same data would be refused again), listing the failed checks, so the block is
   visible in Airflow and reaches the failure callback.
-Any exception raised by the build itself is retried per ``default_args``.
+- an exception -> retried (``BUILD_RETRIES``, backoff from ``default_args``):
+  ``build_and_publish`` raises when the machinery failed (dbt killed or out of
+  memory, the database lost), after recording the attempt ``failed`` with the
+  reason; a killed task leaves a ``running`` row that the retry marks ``failed``.
+  dbt dies with the task process, and the retry waits for the build lock, so it
+  never overlaps what is left of the killed attempt.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from dags.common.assets import MARTS, raw_asset
-from dags.common.defaults import DEFAULT_ARGS
+from dags.common.defaults import BUILD_RETRIES, DEFAULT_ARGS
 from dags.common.feeds import registered_feeds
 
 log = logging.getLogger(__name__)
@@ -61,7 +66,7 @@ def _failed_checks(result: dict[str, Any]) -> str:
     doc_md=__doc__,
 )
 def build_publish() -> None:
-    @task(task_id="build_and_publish", outlets=[MARTS])
+    @task(task_id="build_and_publish", outlets=[MARTS], retries=BUILD_RETRIES)
     def build_and_publish_task() -> dict[str, Any]:
         from warehouse.publication import build_and_publish
 

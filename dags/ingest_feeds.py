@@ -1,8 +1,8 @@
 """One ingest DAG per registered feed: ``ingest_<feed_id>``.
 
-Schedule: the feed's landing asset (a file claimed by the watcher, or an event
-posted through the REST API) OR a periodic sweep, staggered by feed, every
-10 minutes. Events are wake-up calls; the task loads every file of the feed
+Schedule: the feed's landing asset (a file claimed by the watcher, an event
+posted through the REST API, or the ``landing_sweep`` DAG finding a file
+waiting). Events are wake-up calls; the task loads every file of the feed
 that ``audit.ingestion_batches`` has not recorded (see ARCHITECTURE.md).
 
 Emits ``raw/<feed_id>`` only when rows were loaded; a run that found nothing
@@ -19,14 +19,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk import (
-    Asset,
-    AssetOrTimeSchedule,
-    CronTriggerTimetable,
-    dag,
-    get_current_context,
-    task,
-)
+from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from dags.common.assets import landing_asset, raw_asset
@@ -35,7 +28,6 @@ from dags.common.feeds import registered_feeds
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY_MINUTES = 10
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -44,17 +36,14 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def build_ingest_dag(feed_id: str, sweep_minute: int):
+def build_ingest_dag(feed_id: str):
     landing = landing_asset(feed_id)
     raw = raw_asset(feed_id)
 
     @dag(
         dag_id=f"ingest_{feed_id}",
         description=f"Load new files of feed {feed_id} into raw.{feed_id}",
-        schedule=AssetOrTimeSchedule(
-            timetable=CronTriggerTimetable(f"{sweep_minute}/{SWEEP_EVERY_MINUTES} * * * *", timezone="UTC"),
-            assets=landing,
-        ),
+        schedule=landing,
         start_date=START,
         catchup=False,
         max_active_runs=1,
@@ -103,5 +92,5 @@ def ingest_task(feed_id: str, raw: Asset):
     return ingest()
 
 
-for _index, _feed_id in enumerate(registered_feeds()):
-    build_ingest_dag(_feed_id, sweep_minute=_index % SWEEP_EVERY_MINUTES)
+for _feed_id in registered_feeds():
+    build_ingest_dag(_feed_id)

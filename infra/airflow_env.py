@@ -39,6 +39,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def log_server_ports(api_port: int) -> tuple[int, int]:
+    """Worker and triggerer log-server ports of the stack whose api-server listens on `api_port`."""
+    return api_port + 713, api_port + 714
+
+
 def sqlalchemy_url(dsn: str) -> str:
     """libpq URI (postgresql://...) -> SQLAlchemy URL with the psycopg2 driver."""
     for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgresql://", "postgres://"):
@@ -76,14 +81,23 @@ def airflow_env(
     home: Path,
     metadata_dsn: str,
     api_port: int = 8080,
-    worker_log_port: int = 8793,
-    trigger_log_port: int = 8794,
+    worker_log_port: int | None = None,
+    trigger_log_port: int | None = None,
     parallelism: int = 4,
     dags_folder: Path | None = None,
     base: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The full environment of one local Airflow (base defaults to os.environ)."""
+    """The full environment of one local Airflow (base defaults to os.environ).
+
+    The log-server ports follow the api port (8080 -> 8793, 8794, Airflow's defaults), so
+    two stacks on one machine never share one. `make airflow` starts no log server at
+    all (`--skip-serve-logs`: under LocalExecutor the api-server reads the log files);
+    the ports only matter to whoever starts one anyway, and then Airflow binds them on
+    every interface, which is why the local stack does not.
+    """
     home = home.resolve()
+    worker_log_port = worker_log_port or log_server_ports(api_port)[0]
+    trigger_log_port = trigger_log_port or log_server_ports(api_port)[1]
     secret = load_secrets(home)
     env = dict(os.environ if base is None else base)
     pythonpath = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]

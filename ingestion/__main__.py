@@ -131,22 +131,61 @@ def cmd_status(args) -> int:
     bootstrap()
     with connect() as conn:
         batches = conn.execute(
-            "select feed_id, count(*), sum(rows_in), sum(rows_loaded), sum(rows_rejected), max(finished_at) "
+            "select feed_id, count(*), coalesce(sum(rows_in), 0), coalesce(sum(rows_loaded), 0), "
+            "coalesce(sum(rows_rejected), 0), count(*) filter (where status = 'rejected'), "
+            "count(*) filter (where status = 'duplicate'), max(finished_at) "
             "from audit.ingestion_batches group by feed_id order by feed_id").fetchall()
-        pub = conn.execute("select publication_id, outcome, finished_at, checks_passed, checks_total, report_path "
-                           "from audit.publications order by publication_id desc limit 1").fetchone()
-    status = {"feeds": [dict(zip(["feed", "batches", "rows_in", "rows_loaded", "rows_rejected", "last"], row, strict=True))
-                        for row in batches],
-              "last_publication": dict(zip(["publication_id", "outcome", "finished_at", "checks_passed",
-                                            "checks_total", "report_path"], pub, strict=True)) if pub else None}
+        pub_query = ("select publication_id, outcome, started_at, finished_at, checks_passed, checks_total, "
+                     "report_path, message from audit.publications {} order by publication_id desc limit 1")
+        last = conn.execute(pub_query.format("")).fetchone()
+        published = conn.execute(pub_query.format("where outcome = 'published'")).fetchone()
+    pub_keys = ["publication_id", "outcome", "started_at", "finished_at", "checks_passed", "checks_total",
+                "report_path", "message"]
+    status = {"feeds": [dict(zip(["feed", "batches", "rows_in", "rows_loaded", "rows_rejected", "files_rejected",
+                                  "duplicates", "last"], row, strict=True)) for row in batches],
+              "last_publication": dict(zip(pub_keys, last, strict=True)) if last else None,
+              "last_published": dict(zip(pub_keys, published, strict=True)) if published else None}
     if args.json:
         print(json.dumps(status, ensure_ascii=False, default=str))
-    else:
-        for feed in status["feeds"]:
-            print(f"{feed['feed']:28} batches={feed['batches']} in={feed['rows_in']} loaded={feed['rows_loaded']} "
-                  f"rejected={feed['rows_rejected']} last={feed['last']}")
-        print(f"last publication: {status['last_publication']}")
+        return 0
+    print(_status_text(status))
     return 0
+
+
+def _status_text(status: dict) -> str:
+    """The status as an operator reads it: one line per feed, then the last publication."""
+    def when(value) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else "-"
+
+    lines = []
+    if status["feeds"]:
+        header = f"{'feed':28} {'batches':>7} {'rows in':>10} {'loaded':>10} {'rejected':>9}  last batch finished"
+        lines += [header, "-" * len(header)]
+        for feed in status["feeds"]:
+            notes = [f"{feed['files_rejected']} file(s) refused"] if feed["files_rejected"] else []
+            notes += [f"{feed['duplicates']} duplicate(s)"] if feed["duplicates"] else []
+            lines.append(f"{feed['feed']:28} {feed['batches']:>7} {feed['rows_in']:>10,} {feed['rows_loaded']:>10,} "
+                         f"{feed['rows_rejected']:>9,}  {when(feed['last'])}"
+                         + (f"  ({', '.join(notes)})" if notes else ""))
+    else:
+        lines.append("no batches yet: drop files into the landing zone or run `python -m ingestion load`")
+    pub = status["last_publication"]
+    lines.append("")
+    if pub is None:
+        lines.append("last publication: none yet (`python -m govctl build`)")
+    else:
+        checks = f", checks {pub['checks_passed']}/{pub['checks_total']} passed" if pub["checks_total"] else ""
+        lines.append(f"last publication: #{pub['publication_id']} {pub['outcome'].upper()} "
+                     f"(started {when(pub['started_at'])}, finished {when(pub['finished_at'])}{checks})")
+        if pub["message"]:
+            lines.append(f"  {pub['message']}")
+        if pub["report_path"]:
+            lines.append(f"  report: {pub['report_path']}")
+        good = status["last_published"]
+        if pub["outcome"] != "published":
+            lines.append(f"marts are those of publication #{good['publication_id']}, published "
+                         f"{when(good['finished_at'])}" if good else "marts: nothing published yet")
+    return "\n".join(lines)
 
 
 def cmd_generate(args) -> int:

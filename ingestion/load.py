@@ -214,6 +214,7 @@ def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
         except FileRejected as exc:
             rejects.discard()
             warnings.discard()
+            summary.rows_in = _count_data_rows(spec, path, exc)
             _reject_whole_file(summary, rejects, exc, path.name)
         else:
             summary.status = "loaded" if summary.rows_rejected == 0 else (
@@ -228,6 +229,40 @@ def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
     finally:
         rejects.close()
         warnings.close()
+
+
+_UNREAD_RULES = {"empty_file", "file_too_large", "no_rows", "path_escape"}
+
+
+def _count_data_rows(spec: FeedSpec, path: Path, exc: FileRejected) -> int:
+    """How many data rows a file refused whole had, as far as it can be read (0 when it cannot).
+
+    Recorded as rows_in (and rows_rejected) so an auditor sees what was refused, not just
+    that something was. Best effort, never raising: non-blank records after the header.
+    """
+    if exc.rule in _UNREAD_RULES:
+        return 0
+    try:
+        if spec.format == "xlsx":
+            import openpyxl
+
+            workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            try:
+                sheet = workbook[spec.sheet] if spec.sheet in workbook.sheetnames else workbook.worksheets[0]
+                rows = [r for r in sheet.iter_rows(values_only=True) if any(c not in (None, "") for c in r)]
+            finally:
+                workbook.close()
+            known = set().union(*(c.header_names() for c in spec.columns))
+            header = next((i for i, r in enumerate(rows[:20]) if any(str(c).strip() in known for c in r if c)), 0)
+            return max(len(rows) - header - 1, 0)
+        with path.open(encoding=spec.encoding or "utf-8", errors="replace", newline="") as handle:
+            if spec.format == "jsonl":
+                return sum(1 for line in handle if line.strip())
+            import csv
+
+            return max(sum(1 for record in csv.reader(handle) if any(cell.strip() for cell in record)) - 1, 0)
+    except Exception:  # a file too damaged to count: the rejection itself says why
+        return 0
 
 
 def _reject_whole_file(summary: BatchSummary, rejects: Spill, exc: FileRejected, name: str) -> None:

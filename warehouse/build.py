@@ -3,12 +3,20 @@
 A subprocess keeps dbt's global state and logging out of the caller (an Airflow task,
 the CLI, a test). The target path is per database so partial parsing is reused between
 runs on the same warehouse but never shared between two warehouses.
+
+dbt never outlives its caller: it runs in a process group of its own, is killed by the
+kernel when the caller dies (PR_SET_PDEATHSIG), and is killed and reaped before
+`run_dbt` lets any exception through, so the build lock is never released while dbt
+still runs. A failed run says whether the *infrastructure* failed (dbt killed, crashed,
+out of memory, connection lost: retry) or the *data* did (a model or test failed: block).
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +41,11 @@ class DbtResult:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+    @property
+    def infrastructure_failure(self) -> str | None:
+        """Why the run failed for reasons that are not the data's, or None (success or a data failure)."""
+        return infrastructure_failure(self)
 
 
 def dbt_env(dsn: str) -> dict[str, str]:
@@ -80,17 +93,108 @@ def dbt_vars(candidate_schema: str = CANDIDATE_SCHEMA) -> dict[str, str]:
 
 
 def run_dbt(args: list[str], dsn: str, *, candidate_schema: str = CANDIDATE_SCHEMA) -> DbtResult:
-    """Run `dbt <args>` on the given warehouse; never raises on dbt failure."""
+    """Run `dbt <args>` on the given warehouse; never raises on dbt failure.
+
+    Any exception in the caller while dbt runs (a task timeout, SIGTERM) first kills and
+    reaps dbt, then propagates.
+    """
     work = target_dir(dsn)
     work.mkdir(parents=True, exist_ok=True)
     dbt = Path(sys.executable).with_name("dbt")
     command = [str(dbt), *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
                "--vars", json.dumps(dbt_vars(candidate_schema)), "--no-use-colors"]
-    started = time.perf_counter()
-    proc = subprocess.run(command, cwd=DBT_PROJECT, env=dbt_env(dsn), capture_output=True, text=True)
-    result = DbtResult(command=command, returncode=proc.returncode, seconds=round(time.perf_counter() - started, 2),
-                       log_tail=(proc.stdout + proc.stderr)[-6000:])
+    env = dbt_env(dsn)
+    # A server-side statement of a dbt that died is cancelled within seconds, not run to its end.
+    env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c client_connection_check_interval=2000".strip()
     run_results = work / "target" / "run_results.json"
-    if run_results.exists() and run_results.stat().st_mtime >= time.time() - result.seconds - 5:
+    run_results.unlink(missing_ok=True)  # a killed dbt writes none: never read the previous run's
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=DBT_PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+                            preexec_fn=_die_with_parent(os.getpid()))
+    try:
+        output, _ = proc.communicate()
+    except BaseException:
+        _end_process_group(proc)
+        raise
+    result = DbtResult(command=command, returncode=proc.returncode, seconds=round(time.perf_counter() - started, 2),
+                       log_tail=output[-6000:])
+    if run_results.exists():
         result.results = json.loads(run_results.read_text()).get("results", [])
     return result
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int):
+    """A preexec_fn: the kernel sends the child SIGKILL when its parent dies (Linux; elsewhere a no-op)."""
+    def arm() -> None:
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent_pid:  # the parent died before the signal was armed
+                os.kill(os.getpid(), signal.SIGKILL)
+    return arm
+
+
+def _end_process_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """TERM dbt's process group, KILL it after `grace` seconds, and reap it."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:  # helpers left in the group (dbt itself is reaped)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+# Messages of lost connections, a server going away, or resources running out (psycopg2 / PostgreSQL).
+_INFRASTRUCTURE_MESSAGES = (
+    "could not connect to server", "connection to server", "server closed the connection",
+    "terminating connection", "connection already closed", "could not receive data from server",
+    "could not send data to server", "ssl syscall error", "connection refused", "connection timed out",
+    "the database system is shutting down", "the database system is starting up",
+    "the database system is in recovery mode", "out of memory", "no space left on device",
+    "could not resize shared memory", "canceling statement due to conflict with recovery", "memoryerror",
+)
+
+
+def infrastructure_failure(result: DbtResult) -> str | None:
+    """Tell a failure of the machinery from a failure of the data.
+
+    dbt exits 0 on success, 1 when a model or test failed (the data, or the models), 2
+    when it could not complete at all; a negative code is a signal (killed, OOM killer).
+    An exit 1 whose errors are lost connections or exhausted resources is infrastructure too.
+    """
+    if result.returncode == 0:
+        return None
+    if result.returncode < 0:
+        try:
+            name = signal.Signals(-result.returncode).name
+        except ValueError:
+            name = f"signal {-result.returncode}"
+        return f"dbt was killed by {name} (killed, or out of memory)"
+    if result.returncode != 1 or not result.results:
+        # dbt could not complete: a lost server is infrastructure; a project error (a model
+        # that does not compile) is not, and would fail the same way on every retry.
+        tail = result.log_tail.lower()
+        if any(m in tail for m in _INFRASTRUCTURE_MESSAGES):
+            return f"dbt could not complete (exit code {result.returncode}): {_last_line(result.log_tail)}"
+        return None
+    for node in result.results:
+        message = (node.get("message") or "").lower()
+        if node.get("status") == "error" and any(m in message for m in _INFRASTRUCTURE_MESSAGES):
+            return f"dbt lost the database: {node.get('unique_id')}: {(node.get('message') or '').strip()[:300]}"
+    return None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"

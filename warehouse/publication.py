@@ -6,13 +6,21 @@ published marts: see warehouse/affected.py); dbt tests, GX suites and reconcilia
 checks run on it; only if no critical check fails is the candidate swapped in as
 `marts`. Either way the attempt, every check and a report are recorded in `audit`.
 Builds never overlap: a session advisory lock serialises them per warehouse.
+
+Outcomes are truthful: `blocked` means a data check failed, nothing else. When the
+machinery fails (dbt killed or out of memory, the database gone) the attempt is
+recorded `failed` with the reason and `InfrastructureFailure` (or the original error)
+is raised, so the orchestrator retries. A process killed outright cannot record
+anything: the next attempt, once it holds the lock, marks such `running` rows `failed`.
 """
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -43,6 +51,29 @@ def pending_batches(conn) -> tuple[list[int], int | None]:
     return batches, published
 
 
+def feeds_awaiting_rebuild(dsn: str | None = None, settled_minutes: float = 5) -> list[str]:
+    """Feeds with batches loaded after the last publication, unless the last attempt was blocked.
+
+    What a periodic sweep re-announces so that a build which failed for infrastructure
+    reasons (and exhausted its retries, or whose wake-up was lost) runs again by itself.
+    Only once the newest such batch is `settled_minutes` old: a fresh one has its own
+    build on the way. After `blocked` nothing is re-announced: the same data would be
+    refused again until a new delivery or a fix.
+    """
+    with connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('audit.publications') is null").fetchone()[0]:
+            return []
+        batches, published_high_water = pending_batches(conn)
+        last = conn.execute("select outcome from audit.publications order by publication_id desc limit 1").fetchone()
+        if not batches or max(batches) <= published_high_water or (last and last[0] == "blocked"):
+            return []
+        feeds = conn.execute(
+            "select feed_id, max(finished_at) < clock_timestamp() - make_interval(secs => %s) "
+            "from audit.ingestion_batches where status in ('loaded', 'partial') and batch_id > %s "
+            "group by feed_id order by feed_id", (settled_minutes * 60, published_high_water)).fetchall()
+        return [feed for feed, _ in feeds] if all(settled for _, settled in feeds) else []
+
+
 def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = False,
                       full_refresh: bool = False) -> dict[str, Any]:
     """Build every loaded batch into the candidate, gate it, publish or block.
@@ -55,13 +86,67 @@ def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = Fals
     with connect(dsn, autocommit=True) as lock_conn:
         lock_conn.execute("select pg_advisory_lock(%s)", (BUILD_LOCK,))
         try:
+            _wait_for_orphaned_dbt(lock_conn)
+            _fail_interrupted(lock_conn, run_id)
             return _build_and_publish(run_id, dsn, force or full_refresh, full_refresh)
         finally:
-            lock_conn.execute("select pg_advisory_unlock(%s)", (BUILD_LOCK,))
+            with suppress(psycopg.Error):  # a lost connection has released the lock already
+                lock_conn.execute("select pg_advisory_unlock(%s)", (BUILD_LOCK,))
+
+
+class InfrastructureFailure(RuntimeError):
+    """The build could not run to an outcome for reasons that are not the data's: retry it."""
+
+
+DBT_APPLICATION_NAME = "dbt"  # dbt-postgres' default application_name
+ORPHAN_WAIT_SECONDS = 60
+
+
+def _wait_for_orphaned_dbt(conn) -> None:
+    """Holding the lock: wait until no statement of an earlier, dead build still runs here.
+
+    A build whose process was killed released the lock with its connection, while the
+    server may still be running its dbt's last statement (dbt itself is gone; the server
+    notices within seconds, see run_dbt). Its sessions are ended if they outlive the wait.
+    """
+    query = ("select pid from pg_stat_activity where datname = current_database() and application_name = %s "
+             "and pid <> pg_backend_pid()")
+    deadline = time.monotonic() + ORPHAN_WAIT_SECONDS
+    while pids := [r[0] for r in conn.execute(query, (DBT_APPLICATION_NAME,)).fetchall()]:
+        if time.monotonic() > deadline:
+            log.warning("ending %d session(s) of an earlier dbt still open after %d s", len(pids),
+                        ORPHAN_WAIT_SECONDS)
+            for pid in pids:
+                with suppress(psycopg.Error):
+                    conn.execute("select pg_terminate_backend(%s, 5000)", (pid,))
+            return
+        time.sleep(0.5)
+
+
+def _fail_interrupted(conn, run_id: str) -> None:
+    """Mark attempts still `running` as failed: with the lock held, nobody is running them."""
+    rows = conn.execute(
+        "update audit.publications set outcome = 'failed', finished_at = clock_timestamp(), "
+        "message = format('interrupted: still running when run %%s started at %%s; the process building it '"
+        "'ended without recording an outcome (killed, crashed or lost its database connection)', "
+        "%s::text, clock_timestamp()) where outcome = 'running' returning publication_id", (run_id,)).fetchall()
+    for (publication_id,) in rows:
+        log.warning("publication %s was interrupted earlier: marked failed", publication_id)
+
+
+def _mark_failed(dsn: str, publication_id: int, reason: str) -> None:
+    """Record the attempt as failed on a fresh connection (the build's own may be dead)."""
+    try:
+        with connect(dsn, autocommit=True) as conn:
+            conn.execute("update audit.publications set outcome = 'failed', finished_at = clock_timestamp(), "
+                         "message = %s where publication_id = %s and outcome = 'running'",
+                         (reason[:2000], publication_id))
+    except psycopg.Error:
+        log.warning("publication %s: could not record the failure (the next build will): %s", publication_id,
+                    reason)
 
 
 def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -> dict[str, Any]:
-    settings = get_settings()
     with connect(dsn, autocommit=True) as conn:
         batches, published_high_water = pending_batches(conn)
         if not force and batches and max(batches) <= published_high_water:
@@ -73,52 +158,66 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
             "insert into audit.publications (run_id, source_batches, project_fingerprint, build_mode) "
             "values (%s, %s, %s, %s) returning publication_id",
             (run_id, batches, fingerprint, plan.mode)).fetchone()[0]
-        record_lineage(conn, publication_id, batches)
-        incremental = incremental_models()
-        plan = _prepare_candidate(conn, plan, incremental, full_refresh)
-        if plan.mode == "full":  # a partial plan may have fallen back
-            conn.execute("update audit.publications set build_mode = 'full' where publication_id = %s",
-                         (publication_id,))
+        try:
+            return _build_gate_publish(conn, run_id, dsn, publication_id, batches, fingerprint, plan,
+                                       full_refresh)
+        except Exception as exc:
+            _mark_failed(dsn, publication_id, f"failed: {type(exc).__name__}: {exc}"
+                         if not isinstance(exc, InfrastructureFailure) else str(exc))
+            raise
 
-        log.info("publication %s: %s dbt build into %s (%s)", publication_id, plan.mode, CANDIDATE_SCHEMA,
-                 plan.reason)
-        # Snapshots record published history, so they run only after a publication.
-        built_after = time.time() - 1
-        dbt = run_dbt(["build", *plan.build_selection(), "--exclude", "resource_type:snapshot",
-                       *(["--full-refresh"] if full_refresh else [])], dsn)
-        _keep_graph(conn, publication_id, dsn, fingerprint, built_after)
-        checks = from_dbt(dbt.results)
-        if not dbt.ok and not any(c.status != "pass" for c in checks):
-            checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
-        candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
-        if candidate_exists:
-            checks += reconcile(conn, CANDIDATE_SCHEMA)
-            if not full_refresh:
-                checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
-            from expectations.gate import run_suites
 
-            checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=plan.gx_marts())
+def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batches: list[int], fingerprint: str,
+                        plan: BuildPlan, full_refresh: bool) -> dict[str, Any]:
+    settings = get_settings()
+    record_lineage(conn, publication_id, batches)
+    incremental = incremental_models()
+    plan = _prepare_candidate(conn, plan, incremental, full_refresh)
+    if plan.mode == "full":  # a partial plan may have fallen back
+        conn.execute("update audit.publications set build_mode = 'full' where publication_id = %s",
+                     (publication_id,))
 
-        # Failures first, then what was skipped because of them.
-        blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
-        outcome = "blocked" if blocking or not candidate_exists else "published"
-        if outcome == "published":
-            swap_in(conn, CANDIDATE_SCHEMA, publication_id=publication_id)
-            checks += _snapshot(dsn, plan)
-        message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
-                   if blocking else "all critical checks passed")
-        publication = {
-            "publication_id": publication_id, "run_id": run_id, "outcome": outcome, **plan.summary(),
-            "checks_total": len(checks), "checks_passed": sum(c.status == "pass" for c in checks),
-            "checks_failed": sum(c.status in ("fail", "error") for c in checks),
-            "source_batches": batches, "dbt_seconds": dbt.seconds, "message": message,
-        }
-        report = write_report(settings.reports_dir, publication, checks)
-        _record(conn, publication_id, outcome, publication, checks, str(report))
-        refresh_site(dsn, publication_id)
-        publication["report_path"] = str(report)
-        publication["failed_checks"] = [c.to_dict() for c in blocking]
-        return publication
+    log.info("publication %s: %s dbt build into %s (%s)", publication_id, plan.mode, CANDIDATE_SCHEMA,
+             plan.reason)
+    # Snapshots record published history, so they run only after a publication.
+    built_after = time.time() - 1
+    dbt = run_dbt(["build", *plan.build_selection(), "--exclude", "resource_type:snapshot",
+                   *(["--full-refresh"] if full_refresh else [])], dsn)
+    if dbt.infrastructure_failure:
+        raise InfrastructureFailure(f"failed: {dbt.infrastructure_failure}; marts unchanged, will be retried")
+    _keep_graph(conn, publication_id, dsn, fingerprint, built_after)
+    checks = from_dbt(dbt.results)
+    if not dbt.ok and not any(c.status != "pass" for c in checks):
+        checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
+    candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
+    if candidate_exists:
+        checks += reconcile(conn, CANDIDATE_SCHEMA)
+        if not full_refresh:
+            checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
+        from expectations.gate import run_suites
+
+        checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=plan.gx_marts())
+
+    # Failures first, then what was skipped because of them.
+    blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
+    outcome = "blocked" if blocking or not candidate_exists else "published"
+    if outcome == "published":
+        swap_in(conn, CANDIDATE_SCHEMA, publication_id=publication_id)
+        checks += _snapshot(dsn, plan)
+    message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
+               if blocking else "all critical checks passed")
+    publication = {
+        "publication_id": publication_id, "run_id": run_id, "outcome": outcome, **plan.summary(),
+        "checks_total": len(checks), "checks_passed": sum(c.status == "pass" for c in checks),
+        "checks_failed": sum(c.status in ("fail", "error") for c in checks),
+        "source_batches": batches, "dbt_seconds": dbt.seconds, "message": message,
+    }
+    report = write_report(settings.reports_dir, publication, checks)
+    _record(conn, publication_id, outcome, publication, checks, str(report))
+    refresh_site(dsn, publication_id)
+    publication["report_path"] = str(report)
+    publication["failed_checks"] = [c.to_dict() for c in blocking]
+    return publication
 
 
 def current_fingerprint() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -26,10 +27,17 @@ def log_failure(context: Any) -> None:
     )
 
 
+# First retry delay (doubling up to 10 min). GOV_RETRY_DELAY_SECONDS shortens it for the
+# fault tests; read by the dag-processor when it parses the DAG files.
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("GOV_RETRY_DELAY_SECONDS", "30")))
+# A build outlives a database outage of ~25 min (retries after 30 s, 1, 2, 4, 8, 10 min) before it
+# gives up; the landing_sweep DAG re-announces unpublished batches after that.
+BUILD_RETRIES = 6
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "governance-data",
     "retries": 2,
-    "retry_delay": timedelta(seconds=30),
+    "retry_delay": RETRY_DELAY,
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
     "execution_timeout": timedelta(hours=1),

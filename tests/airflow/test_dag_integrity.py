@@ -34,22 +34,24 @@ def test_no_import_errors(dagbag):
 
 def test_only_dag_files_are_parsed(dagbag):
     parsed = {stat.file.lstrip("/") for stat in dagbag.dagbag_stats}
-    assert parsed == {"ingest_feeds.py", "build_publish.py"}, ".airflowignore must keep common/ out"
+    assert parsed == {"ingest_feeds.py", "build_publish.py", "landing_sweep.py"}, ".airflowignore must keep common/ out"
 
 
 def test_expected_dag_ids(dagbag, feeds):
-    assert set(dagbag.dag_ids) == {f"ingest_{feed}" for feed in feeds} | {"build_publish"}
+    assert set(dagbag.dag_ids) == {f"ingest_{feed}" for feed in feeds} | {"build_publish", "landing_sweep"}
 
 
 def test_ingest_dags_watch_their_landing_folder(dagbag, feeds):
-    from airflow.sdk import AssetOrTimeSchedule
+    from airflow.sdk import Asset
+    from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
 
     from dags.common.landing_trigger import LandingFileTrigger
 
     for feed in feeds:
         dag = dagbag.dags[f"ingest_{feed}"]
-        assert isinstance(dag.timetable, AssetOrTimeSchedule), "assets OR a periodic sweep"
+        assert type(dag.timetable) is AssetTriggeredTimetable, "woken by its landing asset only (no timed runs)"
         landing = dag.timetable.asset_condition
+        assert isinstance(landing, Asset)
         assert landing.name == f"landing/{feed}"
         [watcher] = landing.watchers
         assert isinstance(watcher.trigger, LandingFileTrigger)
@@ -64,6 +66,18 @@ def test_ingest_dags_watch_their_landing_folder(dagbag, feeds):
         assert task.retries >= 1 and task.on_failure_callback, "default_args from dags/common"
 
 
+def test_one_sweep_for_all_feeds(dagbag):
+    """One timed DAG wakes only feeds with files waiting (and a build that gave up), via an alias."""
+    from airflow.sdk import AssetAlias, CronTriggerTimetable
+
+    timed = [dag_id for dag_id, dag in dagbag.dags.items() if isinstance(dag.timetable, CronTriggerTimetable)]
+    assert timed == ["landing_sweep"], "no other DAG runs on a clock"
+    dag = dagbag.dags["landing_sweep"]
+    assert isinstance(dag.timetable, CronTriggerTimetable) and dag.max_active_runs == 1 and dag.catchup is False
+    [task] = dag.tasks
+    assert [type(o) for o in task.outlets] == [AssetAlias] and task.outlets[0].name == "landing_sweep"
+
+
 def test_build_publish_on_any_raw_asset(dagbag, feeds):
     from airflow.sdk import AssetAny
 
@@ -74,6 +88,7 @@ def test_build_publish_on_any_raw_asset(dagbag, feeds):
     assert dag.max_active_runs == 1
     [task] = dag.tasks
     assert [a.name for a in task.outlets] == ["marts"]
+    assert task.retries >= 5, "a build outlives a database outage"
 
 
 def test_dag_files_do_no_work_at_parse_time():
