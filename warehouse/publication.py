@@ -9,6 +9,7 @@ Builds never overlap: a session advisory lock serialises them per warehouse.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -19,8 +20,15 @@ from psycopg.types.json import Jsonb
 from warehouse.affected import BuildPlan, carry_over, plan_build, project_fingerprint, save_graph
 from warehouse.affected import full as full_plan
 from warehouse.bootstrap import bootstrap
-from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt
-from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, reconcile
+from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt, target_dir
+from warehouse.checks import (
+    CheckResult,
+    from_dbt,
+    from_freshness,
+    no_unexpected_shrink,
+    reconcile,
+    reconciliation_pairs,
+)
 from warehouse.db import connect
 from warehouse.incremental import incremental_models, seed_candidate_from_published
 from warehouse.publish import swap_in
@@ -89,12 +97,13 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
             checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
         candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
         if candidate_exists:
-            checks += reconcile(conn, CANDIDATE_SCHEMA)
+            checks += reconcile(conn, CANDIDATE_SCHEMA, reconciliation_pairs(_manifest(dsn)))
             if not full_refresh:
                 checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
             from expectations.gate import run_suites
 
             checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=plan.gx_marts())
+        checks += _freshness(conn, dsn)
 
         # Failures first, then what was skipped because of them.
         blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
@@ -115,6 +124,24 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
         publication["report_path"] = str(report)
         publication["failed_checks"] = [c.to_dict() for c in blocking]
         return publication
+
+
+def _manifest(dsn: str) -> dict:
+    path = target_dir(dsn) / "target" / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _freshness(conn, dsn: str) -> list[CheckResult]:
+    """`dbt source freshness` of every feed loaded so far (a feed never loaded has no raw table)."""
+    feeds = [row[0] for row in conn.execute(
+        "select distinct feed_id from audit.ingestion_batches where status in ('loaded', 'partial') order by 1")]
+    if not feeds:
+        return []
+    output = target_dir(dsn) / "target" / "sources.json"
+    output.unlink(missing_ok=True)
+    run = run_dbt(["source", "freshness", "--select", *(f"source:*.{feed}" for feed in feeds),
+                   "--output", str(output)], dsn)
+    return from_freshness(json.loads(output.read_text()) if output.exists() else None, run.log_tail)
 
 
 def current_fingerprint() -> str:
