@@ -7,6 +7,7 @@
     python -m ingestion ingest [FEED ...]          take every waiting file in the landing zone
     python -m ingestion status [--json]
     python -m ingestion generate --out DIR [--scale N] [--seed S] [--feeds a,b] [--dirty]
+    python -m ingestion dbt-sources [--check]     dbt sources files from the feed specs
 
 Building and publishing marts is the platform's job, not ingestion's: `python -m govctl`.
 
@@ -213,6 +214,19 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_dbt_sources(args) -> int:
+    from ingestion.dbt_sources import stale_files, write
+
+    if args.check:
+        problems = stale_files()
+        for problem in problems:
+            print(f"error: {problem}; run `python -m ingestion dbt-sources`", file=sys.stderr)
+        return 1 if problems else 0
+    for path in write():
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description="Governance warehouse ingestion")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -254,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--dirty", action="store_true",
                           help="inject known defects into copies of the feeds and write manifest.json")
     generate.set_defaults(func=cmd_generate)
+    dbt_sources = sub.add_parser("dbt-sources", help="write the dbt sources files from the feed specs")
+    dbt_sources.add_argument("--check", action="store_true", help="exit 1 if a committed file differs from the specs")
+    dbt_sources.set_defaults(func=cmd_dbt_sources)
     return parser
 
 
@@ -263,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     from ingestion.registry import SpecError
 
     try:
-        if args.func not in (cmd_feeds, cmd_generate):
+        if args.func not in (cmd_feeds, cmd_generate, cmd_dbt_sources):
             from infra.local_pg import use_local_unless_configured
 
             use_local_unless_configured()

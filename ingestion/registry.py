@@ -78,11 +78,24 @@ class ColumnSpec(BaseModel):
         return self
 
 
+class ReconcileSpec(BaseModel):
+    """The mart every distinct key of the feed must reach (one row per key): a gate check."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mart: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+
+
 class FeedSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     feed_id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     department: str
+    # The dbt source of the feed's department: sources file and staging models live in
+    # dbt_project/models/staging/<dbt_source>/ (`python -m ingestion dbt-sources` writes the file).
+    dbt_source: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+    # A feed with no batch for longer than this is stale: a warning in the publication report.
+    stale_after_days: int = Field(default=35, ge=1)
+    reconcile: ReconcileSpec | None = None
     title: str
     format: Literal["xlsx", "csv", "jsonl"]
     encoding: Literal["utf-8", "utf-8-sig", "gb18030"] | None = None

@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots", "tests")
 SUITES_DIR = REPO_ROOT / "expectations" / "suites"
-SOURCE_PREFIX = "source.governance.raw."
 GRAPH_FILE = "published_graph.json"
 
 
@@ -151,7 +150,7 @@ class BuildPlan:
         """`--select` arguments for dbt build (none: everything)."""
         if not self.partial:
             return []
-        return ["--select", *(f"source:raw.{feed}+" for feed in self.changed_feeds)]
+        return ["--select", *(f"source:*.{feed}+" for feed in self.changed_feeds)]  # the source is the department
 
     def snapshot_selection(self) -> list[str] | None:
         """`--select` arguments for dbt snapshot; None when no snapshot is affected."""
@@ -221,8 +220,8 @@ def plan_build(conn: psycopg.Connection, dsn: str, fingerprint: str, *, force: b
     feeds = changed_feeds(conn, batches)
     if not feeds:
         return full("no changed feed found")
-    roots = [SOURCE_PREFIX + feed for feed in feeds]
-    if unknown := [r for r in roots if r not in graph.sources]:
+    roots = [uid for uid in graph.sources if uid.rsplit(".", 1)[-1] in feeds]  # source.governance.<dept>.<feed>
+    if unknown := sorted(set(feeds) - {uid.rsplit(".", 1)[-1] for uid in roots}):
         return full(f"feeds unknown to dbt: {', '.join(unknown)}")
     return _partial_plan(conn, graph, feeds, graph.descendants(roots))
 

@@ -50,23 +50,16 @@ def from_dbt(results: list[dict]) -> list[CheckResult]:
     return checks
 
 
-def reconcile(conn, candidate_schema: str) -> list[CheckResult]:
-    """Raw and marts must agree: every distinct key loaded reaches its dimension."""
+def reconciliation_pairs(manifest: dict) -> list[tuple[str, tuple[str, ...], str]]:
+    """(feed, key columns, mart) from the dbt sources, which carry each feed spec's key and `reconcile` mart."""
+    return sorted((source["name"], tuple(source["meta"]["key"]), source["meta"]["reconcile_mart"])
+                  for source in manifest.get("sources", {}).values() if source["meta"].get("reconcile_mart"))
+
+
+def reconcile(conn, candidate_schema: str, pairs: list[tuple[str, tuple[str, ...], str]]) -> list[CheckResult]:
+    """Raw and marts must agree: every distinct key loaded reaches its mart, one row each."""
     checks = []
-    pairs = [
-        ("community_facilities", "facility_code", "dim_facilities", "facility_code"),
-        ("fund_allocations", "allocation_code", "fct_fund_allocations", "allocation_code"),
-        ("grid_events", "event_id", "fct_grid_events", "event_id"),
-        ("mediation_cases", "case_no", "fct_mediation_cases", "case_no"),
-        ("old_compound_renovations", "project_code", "fct_old_compound_renovations", "project_code"),
-        ("party_organizations", "org_code", "dim_party_organizations", "org_code"),
-        ("residential_compounds", "compound_code", "dim_residential_compounds", "compound_code"),
-        ("service_items", "item_code", "dim_service_items", "item_code"),
-        ("service_purchase_projects", "project_code", "fct_service_purchase_projects", "project_code"),
-        ("service_transactions", "transaction_no", "fct_service_transactions", "transaction_no"),
-        ("social_organizations", "uscc", "dim_social_organizations", "uscc"),
-    ]
-    for raw_table, raw_key, mart, _mart_key in pairs:
+    for raw_table, raw_key, mart in pairs:
         raw_exists, mart_exists = conn.execute("select to_regclass(%s) is not null, to_regclass(%s) is not null",
                                                (f"raw.{raw_table}", f"{candidate_schema}.{mart}")).fetchone()
         if not mart_exists:
@@ -74,15 +67,37 @@ def reconcile(conn, candidate_schema: str) -> list[CheckResult]:
                                       "error", message="table missing"))
             continue
         # A feed never loaded has no raw table yet (ingestion creates it): zero keys, so an empty mart.
-        raw_keys = conn.execute(sql.SQL("select count(distinct {}) from {}").format(
-            sql.Identifier(raw_key), sql.Identifier("raw", raw_table))).fetchone()[0] if raw_exists else 0
+        key_columns = sql.SQL(", ").join(map(sql.Identifier, raw_key))
+        raw_keys = conn.execute(sql.SQL("select count(*) from (select distinct {} from {}) as keys").format(
+            key_columns, sql.Identifier("raw", raw_table))).fetchone()[0] if raw_exists else 0
         mart_rows = conn.execute(sql.SQL("select count(*) from {}").format(
             sql.Identifier(candidate_schema, mart))).fetchone()[0]
         checks.append(CheckResult(
             "reconciliation", f"{raw_table}_keys_reach_{mart}", mart, "critical",
             "pass" if raw_keys == mart_rows else "fail", failures=abs(raw_keys - mart_rows),
-            message=f"raw distinct {raw_key}: {raw_keys}; {mart} rows: {mart_rows}",
+            message=f"raw distinct {', '.join(raw_key)}: {raw_keys}; {mart} rows: {mart_rows}",
             details={"raw_keys": raw_keys, "mart_rows": mart_rows},
+        ))
+    return checks
+
+
+def from_freshness(sources: dict | None, log_tail: str = "") -> list[CheckResult]:
+    """`dbt source freshness` output (sources.json): a stale feed is a warning in the report, never a block."""
+    if sources is None:
+        return [CheckResult("dbt", "dbt source freshness", None, "warning", "error", message=log_tail[-2000:] or None)]
+    checks = []
+    for result in sources.get("results", []):
+        unique_id = result["unique_id"]
+        status = result["status"]
+        age = result.get("max_loaded_at_time_ago_in_s")
+        warn_after = (result.get("criteria") or {}).get("warn_after") or {}
+        message = (f"last batch loaded {age / 3600:.1f} h ago; stale after {warn_after.get('count')} "
+                   f"{warn_after.get('period')}(s)" if age is not None else (result.get("error") or status))
+        checks.append(CheckResult(
+            source="dbt", name=f"freshness {unique_id}", target=unique_id.rsplit(".", 1)[-1], severity="warning",
+            status={"pass": "pass", "warn": "fail", "error": "fail"}.get(status, "error"), message=message,
+            details={"resource": "source_freshness", "max_loaded_at": result.get("max_loaded_at"),
+                     "age_seconds": age, "criteria": result.get("criteria")},
         ))
     return checks
 

@@ -15,6 +15,7 @@ anything: the next attempt, once it holds the lock, marks such `running` rows `f
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from contextlib import suppress
@@ -28,8 +29,15 @@ from warehouse.affected import BuildPlan, carry_over, plan_build, project_finger
 from warehouse.affected import full as full_plan
 from warehouse.auditsite import refresh_site
 from warehouse.bootstrap import bootstrap
-from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt
-from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, reconcile
+from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt, target_dir
+from warehouse.checks import (
+    CheckResult,
+    from_dbt,
+    from_freshness,
+    no_unexpected_shrink,
+    reconcile,
+    reconciliation_pairs,
+)
 from warehouse.db import connect
 from warehouse.incremental import incremental_models, seed_candidate_from_published
 from warehouse.lineage import record_lineage
@@ -191,12 +199,13 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
         checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
     candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
     if candidate_exists:
-        checks += reconcile(conn, CANDIDATE_SCHEMA)
+        checks += reconcile(conn, CANDIDATE_SCHEMA, reconciliation_pairs(_manifest(dsn)))
         if not full_refresh:
             checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
         from expectations.gate import run_suites
 
         checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=plan.gx_marts())
+    checks += _freshness(conn, dsn)
 
     # Failures first, then what was skipped because of them.
     blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
@@ -218,6 +227,24 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
     publication["report_path"] = str(report)
     publication["failed_checks"] = [c.to_dict() for c in blocking]
     return publication
+
+
+def _manifest(dsn: str) -> dict:
+    path = target_dir(dsn) / "target" / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _freshness(conn, dsn: str) -> list[CheckResult]:
+    """`dbt source freshness` of every feed loaded so far (a feed never loaded has no raw table)."""
+    feeds = [row[0] for row in conn.execute(
+        "select distinct feed_id from audit.ingestion_batches where status in ('loaded', 'partial') order by 1")]
+    if not feeds:
+        return []
+    output = target_dir(dsn) / "target" / "sources.json"
+    output.unlink(missing_ok=True)
+    run = run_dbt(["source", "freshness", "--select", *(f"source:*.{feed}" for feed in feeds),
+                   "--output", str(output)], dsn)
+    return from_freshness(json.loads(output.read_text()) if output.exists() else None, run.log_tail)
 
 
 def current_fingerprint() -> str:

@@ -1,21 +1,42 @@
-{#- Latest version per key of a raw feed. A feed that has never been loaded has no raw
-    table yet (ingestion creates it on first load): then an empty, correctly typed row
-    set is returned, built from the column data types declared in the sources YAML. -#}
-{% macro latest_source_rows(source_name, table_name, key_columns) -%}
+{#- Latest version per key of a raw feed. The key is the feed's (ingestion/specs), carried
+    into the generated sources file as meta.key; staging models name no key of their own.
+    A feed that has never been loaded has no raw table yet (ingestion creates it on first
+    load): then an empty, correctly typed row set is returned, built from the column data
+    types declared in the sources YAML. -#}
+{% macro latest_source_rows(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
-    {%- if execute and adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+    {%- if not execute -%}
+        select * from {{ relation }}
+    {%- elif adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
         {{ empty_source_rows(source_name, table_name) }}
     {%- else -%}
-        {{ latest_per_key(relation, key_columns) }}
+        {{ latest_per_key(relation, source_key(source_name, table_name)) }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{% macro empty_source_rows(source_name, table_name) -%}
+{% macro source_node(source_name, table_name) -%}
     {%- set node = graph.sources.values()
         | selectattr('source_name', 'equalto', source_name)
         | selectattr('name', 'equalto', table_name)
         | first -%}
+    {{ return(node) }}
+{%- endmacro %}
+
+
+{% macro source_key(source_name, table_name) -%}
+    {%- set node = source_node(source_name, table_name) -%}
+    {%- set key = node.config.meta.get('key') or node.meta.get('key') -%}
+    {%- if not key -%}
+        {{ exceptions.raise_compiler_error(
+            "source " ~ source_name ~ "." ~ table_name ~ " has no meta.key: run `python -m ingestion dbt-sources`") }}
+    {%- endif -%}
+    {{ return(key) }}
+{%- endmacro %}
+
+
+{% macro empty_source_rows(source_name, table_name) -%}
+    {%- set node = source_node(source_name, table_name) -%}
     select
     {%- for column in node.columns.values() %}
         null::{{ column.data_type }} as {{ column.name }},

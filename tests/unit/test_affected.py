@@ -21,7 +21,7 @@ def test_descendants_and_selection():
                                "model.m": []}, {}, {}, ["source.governance.raw.a"])
     assert graph.descendants(["source.governance.raw.a"]) == {"model.s", "model.m", "test.t"}
     plan = BuildPlan("partial", "", ["a", "b"], ["m"], ["n"], [])
-    assert plan.build_selection() == ["--select", "source:raw.a+", "source:raw.b+"]
+    assert plan.build_selection() == ["--select", "source:*.a+", "source:*.b+"]
     assert plan.snapshot_selection() is None and plan.gx_marts() == {"m"}
     full = BuildPlan("full", "forced")
     assert full.build_selection() == [] and full.snapshot_selection() == [] and full.gx_marts() is None

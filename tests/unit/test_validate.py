@@ -6,22 +6,15 @@ from decimal import Decimal
 
 import pytest
 
+from ingestion.coltypes.boolean import parse_boolean
+from ingestion.coltypes.codes import parse_division_code, parse_id_number, parse_phone, parse_uscc
+from ingestion.coltypes.dates import parse_date, parse_timestamp
+from ingestion.coltypes.numbers import parse_decimal, parse_integer
+from ingestion.coltypes.structured import parse_list
+from ingestion.coltypes.text import parse_text
 from ingestion.errors import ValueRejected, ValueWarning
 from ingestion.registry import ColumnSpec, get_spec
-from ingestion.validate import (
-    RowValidator,
-    parse_boolean,
-    parse_date,
-    parse_decimal,
-    parse_division_code,
-    parse_id_number,
-    parse_integer,
-    parse_list,
-    parse_phone,
-    parse_text,
-    parse_timestamp,
-    parse_uscc,
-)
+from ingestion.validate import RowValidator
 
 AMOUNT = ColumnSpec(name="amount", header="金额", type="decimal", min=0)
 COUNT = ColumnSpec(name="n", header="数", type="integer", min=0)

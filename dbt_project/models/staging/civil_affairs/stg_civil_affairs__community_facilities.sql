@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'community_facilities', ['facility_code']) }}
+    {{ latest_source_rows('civil_affairs', 'community_facilities') }}
 ),
 
 renamed as (

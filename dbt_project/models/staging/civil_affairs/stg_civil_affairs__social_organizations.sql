@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'social_organizations', ['uscc']) }}
+    {{ latest_source_rows('civil_affairs', 'social_organizations') }}
 ),
 
 renamed as (

@@ -6,7 +6,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'social_workers', ['id_number']) }}
+    {{ latest_source_rows('civil_affairs', 'social_workers') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'fund_allocations', ['allocation_code']) }}
+    {{ latest_source_rows('finance', 'fund_allocations') }}
 ),
 
 renamed as (

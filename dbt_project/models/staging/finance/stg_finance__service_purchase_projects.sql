@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'service_purchase_projects', ['project_code']) }}
+    {{ latest_source_rows('finance', 'service_purchase_projects') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'service_items', ['item_code']) }}
+    {{ latest_source_rows('gov_services', 'service_items') }}
 ),
 
 renamed as (

@@ -5,7 +5,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'service_transactions', ['transaction_no']) }}
+    {{ latest_source_rows('gov_services', 'service_transactions') }}
 ),
 
 renamed as (

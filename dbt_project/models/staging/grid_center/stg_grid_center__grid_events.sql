@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'grid_events', ['event_id']) }}
+    {{ latest_source_rows('grid_center', 'grid_events') }}
 ),
 
 renamed as (

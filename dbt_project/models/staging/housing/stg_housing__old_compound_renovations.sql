@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'old_compound_renovations', ['project_code']) }}
+    {{ latest_source_rows('housing', 'old_compound_renovations') }}
 ),
 
 renamed as (

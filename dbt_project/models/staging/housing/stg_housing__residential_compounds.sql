@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'residential_compounds', ['compound_code']) }}
+    {{ latest_source_rows('housing', 'residential_compounds') }}
 ),
 
 renamed as (

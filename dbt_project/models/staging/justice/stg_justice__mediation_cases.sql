@@ -6,7 +6,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'mediation_cases', ['case_no']) }}
+    {{ latest_source_rows('justice', 'mediation_cases') }}
 ),
 
 renamed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    {{ latest_source_rows('raw', 'party_organizations', ['org_code']) }}
+    {{ latest_source_rows('org_dept', 'party_organizations') }}
 ),
 
 renamed as (
