@@ -190,7 +190,8 @@ def proxy_service_requests(world: World, scale: int = 1) -> Iterator[Row]:
             finished = received + dt.timedelta(days=(promised * 7) // 5 + rng.randint(3, 12), hours=rng.randint(0, 8))
             status = "已办结"
         else:
-            finished = received + (dt.timedelta(days=rng.randint(0, promised), hours=rng.randint(0, 6))
+            finished = received + (dt.timedelta(days=rng.randint(0, promised), hours=rng.randint(0, 5),
+                                                minutes=rng.randint(10, 59))  # same local day at the latest
                                    if promised else dt.timedelta(minutes=rng.randint(20, 240)))
             status = "已办结"
         if finished is not None and finished >= end:
