@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ingestion.generate import events, snapshot
+from ingestion.generate import events, programmes, snapshot
 from ingestion.generate.specs import FeedLayout, load_layout
 from ingestion.generate.world import World
 from ingestion.generate.writers import write_csv, write_jsonl, write_xlsx
@@ -33,6 +33,10 @@ FEEDS: dict[str, Builder] = {
     "grid_events": events.grid_events,
     "service_items": lambda w, s: snapshot.service_items(w),
     "service_transactions": lambda w, s: events.service_transactions(w, w.t.service_transactions * s),
+    "enforcement_cases": programmes.enforcement_cases,
+    "community_needs": programmes.community_needs,
+    "proxy_service_requests": programmes.proxy_service_requests,
+    "resident_points": programmes.resident_points,
 }
 """feed_id → row builder(world, scale)."""
 
@@ -40,6 +44,7 @@ FEEDS: dict[str, Builder] = {
 _TITLES: dict[str, str] = {
     "party_organizations": "{city}党组织基本信息表（{year}年）",
     "service_purchase_projects": "{city}政府购买社区服务项目汇总表（{year}年）",
+    "community_needs": "{city}城乡社区“服务、需求、项目”三张清单（{year}年）",
 }
 
 

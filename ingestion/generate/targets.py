@@ -46,6 +46,8 @@ class Targets:
     mediation_cases: int = 2_000  # per unit of scale
     grid_events: int = 5_000  # per unit of scale
     service_transactions: int = 20_000  # per unit of scale
+    enforcement_cases: int = 1_500  # per unit of scale
+    proxy_service_requests: int = 3_000  # per unit of scale
 
 
 TARGETS = Targets()

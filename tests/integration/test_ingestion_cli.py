@@ -56,4 +56,4 @@ def test_generate_dirty_then_load_dir(warehouse_dsn, tmp_path):
     assert run.returncode == 1  # some files are rejected whole, by design
     statuses = {s["file"]: s["status"] for s in map(json.loads, run.stdout.splitlines())}
     assert statuses == {f["file"]: f["expected_status"] for f in manifest["files"]}
-    assert _run("feeds").stdout.count("\n") == 12
+    assert _run("feeds").stdout.count("\n") == 16

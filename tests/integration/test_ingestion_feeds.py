@@ -1,4 +1,4 @@
-"""All twelve feeds of the generated sample load whole, nested JSON lands as usable jsonb."""
+"""All sixteen feeds of the generated sample load whole, nested JSON lands as usable jsonb."""
 from __future__ import annotations
 
 import pytest
@@ -18,7 +18,7 @@ def sample_dir(tmp_path_factory):
 
 def test_every_feed_of_the_sample_loads_whole(db, sample_dir):
     files = {path.name.split(".")[0]: path for path in sample_dir.iterdir()}
-    assert sorted(files) == feed_ids() and len(files) == 12
+    assert sorted(files) == feed_ids() and len(files) == 16
     for feed, path in sorted(files.items()):
         summary = load_file(feed, path)
         assert summary.status == "loaded", (feed, summary.message, summary.errors[:3])

@@ -17,8 +17,8 @@ columns:
 """
 
 
-def test_all_twelve_feeds_are_registered():
-    assert len(feed_ids()) == 12
+def test_all_sixteen_feeds_are_registered():
+    assert len(feed_ids()) == 16
     spec = get_spec("party_organizations")
     assert spec.key == ("org_code",) and spec.format == "xlsx"
     assert spec.column("org_type").enum[0] == "街道大工委"

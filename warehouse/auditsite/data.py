@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from warehouse.affected import SOURCE_PREFIX, load_graph
+from warehouse.affected import load_graph
 from warehouse.auditsite.feeds import feed_catalogue, masked_reason, masked_values
 
 log = logging.getLogger(__name__)
@@ -147,5 +147,5 @@ def _mart_sources(dsn: str, fingerprint: str | None) -> dict[str, list[str]]:
     for source in sorted(graph.sources):
         for uid in graph.descendants([source]):
             if uid in marts:
-                feeds[marts[uid]].append(source.removeprefix(SOURCE_PREFIX))
+                feeds[marts[uid]].append(source.rsplit(".", 1)[-1])  # source.governance.<dept>.<feed>
     return feeds
