@@ -26,8 +26,9 @@ test: $(STAMP)
 airflow: $(STAMP)
 	@bash infra/airflow_local.sh
 
+# make dsn [ROLE=ingest|transform|bi|auditor|airflow]: the owner's DSN, or a login's (password in var/pgpass)
 dsn: $(STAMP)
-	@$(PY) -m infra.local_pg dsn
+	@$(PY) -m infra.local_pg dsn $(if $(ROLE),--role $(ROLE))
 
 stop: $(STAMP)
 	@bash infra/airflow_local.sh stop || true

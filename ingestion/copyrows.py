@@ -20,7 +20,7 @@ from ingestion.fastrow import RowMatcher
 from ingestion.keys import LOW32, KeyTracker
 from ingestion.read import CsvLines, Layout, Row, RowError
 from ingestion.registry import ColumnSpec, FeedSpec
-from ingestion.spill import Spill
+from ingestion.spill import Spill, storable
 
 FLUSH_ROWS = 4000
 Progress = Callable[[int], None]
@@ -41,6 +41,7 @@ class RowCopier:
         self.rejects = rejects
         self.warnings = warnings
         self.progress = progress
+        self.text_only = text_only
         self.encoders = [column_encoder(c) for c in spec.columns]
         self.fasts = [fast_path(c) if text_only else _never for c in spec.columns]
         names = [c.name for c in spec.columns]
@@ -73,13 +74,16 @@ class RowCopier:
         if layout is not self._layout:
             if layout.__class__ is RowError:
                 self.rejects.add(self.batch_id, row_number, None, layout.rule, layout.reason, layout.reason_zh,
-                                 {"_line": cells[0]})
+                                 storable({"_line": cells[0]}))
                 self.rejected += 1
                 return
             self._use_layout(layout)
         extra = NULL
         width = layout.width
         if layout.extra or len(cells) != width:
+            if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
+                self._reject(row_number, None, shifted_row(len(cells), width), layout.original(cells))
+                return
             extra = _extra_text(cells, layout)
             if len(cells) < width:
                 cells.extend([None] * (width - len(cells)))
@@ -94,12 +98,26 @@ class RowCopier:
                 if texts is None:
                     self.rejected += 1
                     return
-        self.buffer.append("\t".join(texts) + f"\t{extra}\t{self.batch_id}\t{row_number}\n")
+        line = "\t".join(texts) + f"\t{extra}\t{self.batch_id}\t{row_number}\n"
+        if "\x00" in line or "\\u0000" in line or (not self.text_only and not _encodable(line)):
+            self._reject_unstorable(row_number, cells, texts, layout)
+            return
+        self.buffer.append(line)
         key = texts[self.key_index[0]] if len(self.key_index) == 1 else tuple(texts[i] for i in self.key_index)
         self.keys.packed.append((hash(key) & LOW32) << 32 | row_number)
         self.loaded += 1
         if len(self.buffer) >= FLUSH_ROWS:
             self.flush()
+
+    def _reject(self, row_number: int, column: str | None, exc: ValueRejected, original: Any) -> None:
+        self.rejects.add(self.batch_id, row_number, column, exc.rule, exc.reason, exc.reason_zh, original)
+        self.rejected += 1
+
+    def _reject_unstorable(self, row_number: int, cells: list[Any], texts: list[str], layout: Layout) -> None:
+        """A NUL byte (or text PostgreSQL cannot store) in a cell: this row is refused, not the file."""
+        column = next((col.name for col, text in zip(self.columns, texts, strict=True)
+                       if "\x00" in text or "\\u0000" in text or not _encodable(text)), "_extra")
+        self._reject(row_number, column, unstorable(column), storable(layout.original(cells[:-1])))
 
     def _use_layout(self, layout: Layout) -> None:
         self._layout = layout
@@ -157,6 +175,12 @@ class RowCopier:
                     self.row(line_number, cells, layout)
                 continue
             body = line.rstrip("\r\n")
+            if "\x00" in body:  # a NUL byte: the general path rejects the row
+                self.rows_in += loaded
+                self.loaded += loaded
+                loaded = 0
+                self.row(line_number, lines.record(line), layout)
+                continue
             if ",," in body or body[0] == "," or body[-1] == ",":
                 body = f",{body},".replace(",,", ",\\N,").replace(",,", ",\\N,")[1:-1]
             append(body.replace(",", "\t") + tail + f"{line_number}\n")
@@ -171,6 +195,26 @@ class RowCopier:
         self.rows_in += loaded
         self.loaded += loaded
         self.flush()
+
+
+def _encodable(text: str) -> bool:
+    """UTF-8 can carry it (a lone surrogate from a JSON escape cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shifted_row(found: int, width: int) -> ValueRejected:
+    return ValueRejected("shifted_row", f"the row has {found} fields but the header has {width}: values are shifted "
+                         "(an unquoted comma or separator?); fix the row and deliver it again",
+                         f"该行有 {found} 个字段，表头只有 {width} 个：数据错位（可能有未加引号的逗号）")
+
+
+def unstorable(column: str) -> ValueRejected:
+    return ValueRejected("unstorable_value", f"{column} contains a NUL byte or a character that cannot be stored; "
+                         "remove it and deliver the row again", f"{column} 含有空字符（NUL）或无法存储的字符")
 
 
 def _extra_text(cells: list[Any], layout: Layout) -> str:

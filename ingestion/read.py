@@ -32,6 +32,7 @@ READ_CHUNK = 1 << 20
 UTF8_EVIDENCE_BYTES = 16  # multi-byte UTF-8 sequences seen before a "GB18030" file is called UTF-8
 EXTENSIONS = {"xlsx": {".xlsx"}, "csv": {".csv", ".txt"}, "jsonl": {".jsonl", ".json", ".ndjson"}}
 MAX_ORIGINAL_CHARS = 2000
+BINARY_NULS = 8  # more NUL bytes than this (or 1%) in the first 64 KB: not a text file
 
 
 @dataclass
@@ -152,7 +153,8 @@ def check_file(spec: FeedSpec, path: Path, max_bytes: int) -> None:
     if spec.format == "xlsx" and not is_zip:
         raise FileRejected("wrong_format", f"{path.name} is not an xlsx workbook (not a zip container)",
                            "文件不是有效的 xlsx 工作簿")
-    if spec.format != "xlsx" and (is_zip or b"\x00" in head):
+    # A stray NUL byte in a cell rejects that row (copyrows.py); a file full of them is binary (or UTF-16).
+    if spec.format != "xlsx" and (is_zip or head.count(b"\x00") > max(BINARY_NULS, len(head) // 100)):
         raise FileRejected("wrong_format", f"{path.name} is binary, not {spec.format} text",
                            f"文件是二进制内容，不是 {spec.format} 文本")
 

@@ -18,14 +18,31 @@ from ingestion.encode import NULL, copy_escape, json_text
 
 SPOOL_BYTES = 4 << 20
 CHUNK_CHARS = 1 << 20
+MAX_TEXT_CHARS = 4000  # per message or original value: a 10 MB cell must not become a 10 MB audit row
+
+
+def storable(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
+    """Text PostgreSQL can store and an auditor can read: NUL and lone surrogates shown escaped,
+    long strings truncated with their length stated."""
+    if isinstance(value, dict):
+        return {storable(str(k), limit): storable(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v, limit) for v in value]
+    if isinstance(value, str):
+        if len(value) > limit:
+            value = f"{value[:limit]}… (truncated, {len(value)} characters)"
+        if "\x00" in value or not value.isascii():
+            value = value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    return value
 
 
 def _text(value: Any) -> str:
     if value is None:
         return NULL
     if isinstance(value, (dict, list)):
-        return json_text(value)
-    return copy_escape(str(value))
+        return json_text(storable(value))
+    return copy_escape(storable(str(value)))
 
 
 class Spill:

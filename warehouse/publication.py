@@ -19,8 +19,9 @@ from psycopg.types.json import Jsonb
 from warehouse.affected import BuildPlan, carry_over, plan_build, project_fingerprint, save_graph
 from warehouse.affected import full as full_plan
 from warehouse.bootstrap import bootstrap
-from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt
+from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, key_fingerprint, run_dbt
 from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, reconcile
+from warehouse.credentials import login_dsn
 from warehouse.db import connect
 from warehouse.incremental import incremental_models, seed_candidate_from_published
 from warehouse.publish import swap_in
@@ -48,8 +49,9 @@ def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = Fals
     `full_refresh` rebuilds the incremental event facts from raw instead of starting from
     the published tables (needed after a change of their columns).
     """
-    dsn = dsn or get_settings().dsn
-    bootstrap(dsn)
+    owner = dsn or get_settings().dsn
+    bootstrap(owner)
+    dsn = login_dsn(owner, "transform")  # never the owner or a superuser from here on
     with connect(dsn, autocommit=True) as lock_conn:
         lock_conn.execute("select pg_advisory_lock(%s)", (BUILD_LOCK,))
         try:
@@ -62,15 +64,18 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
     settings = get_settings()
     with connect(dsn, autocommit=True) as conn:
         batches, published_high_water = pending_batches(conn)
+        key_print = key_fingerprint(settings.pii_key)
+        if _key_changed(conn, key_print):  # every person key changes: incremental facts included
+            force = full_refresh = True
         if not force and batches and max(batches) <= published_high_water:
             return {"outcome": "nothing_to_do", "run_id": run_id,
                     "message": f"batches up to {published_high_water} are already published"}
         fingerprint = current_fingerprint()
         plan = _plan(conn, dsn, fingerprint, force)
         publication_id = conn.execute(
-            "insert into audit.publications (run_id, source_batches, project_fingerprint, build_mode) "
-            "values (%s, %s, %s, %s) returning publication_id",
-            (run_id, batches, fingerprint, plan.mode)).fetchone()[0]
+            "insert into audit.publications (run_id, source_batches, project_fingerprint, build_mode, "
+            "pii_key_fingerprint) values (%s, %s, %s, %s, %s) returning publication_id",
+            (run_id, batches, fingerprint, plan.mode, key_print)).fetchone()[0]
         incremental = incremental_models()
         plan = _prepare_candidate(conn, plan, incremental, full_refresh)
         if plan.mode == "full":  # a partial plan may have fallen back
@@ -115,6 +120,16 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
         publication["report_path"] = str(report)
         publication["failed_checks"] = [c.to_dict() for c in blocking]
         return publication
+
+
+def _key_changed(conn, key_print: str) -> bool:
+    """The last publication was built with another PII key: its person keys must all be recomputed."""
+    row = conn.execute("select pii_key_fingerprint from audit.publications where outcome = 'published' "
+                       "order by publication_id desc limit 1").fetchone()
+    if row is not None and row[0] is not None and row[0] != key_print:
+        log.warning("the PII key changed since the last publication: full rebuild of every person key")
+        return True
+    return False
 
 
 def current_fingerprint() -> str:
