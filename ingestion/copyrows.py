@@ -20,7 +20,7 @@ from ingestion.fastrow import RowMatcher
 from ingestion.keys import LOW32, KeyTracker
 from ingestion.read import CsvLines, Layout, Row, RowError
 from ingestion.registry import ColumnSpec, FeedSpec
-from ingestion.spill import Spill, storable
+from ingestion.spill import Spill, mask_pii, storable
 
 FLUSH_ROWS = 4000
 Progress = Callable[[int], None]
@@ -33,7 +33,7 @@ def _never(value: Any) -> None:
 
 class RowCopier:
     def __init__(self, spec: FeedSpec, batch_id: int, copy: Copy, rejects: Spill, warnings: Spill,
-                 progress: Progress | None, *, text_only: bool):
+                 progress: Progress | None, *, text_only: bool, clear: Spill | None = None):
         self.spec = spec
         self.columns = spec.columns
         self.batch_id = batch_id
@@ -42,6 +42,10 @@ class RowCopier:
         self.warnings = warnings
         self.progress = progress
         self.text_only = text_only
+        self.clear = clear  # clear originals of rejected rows with personal information (data steward)
+        self._cleared_row = -1
+        self._pii_headers: frozenset[str] = frozenset()
+        self.has_pii = any(c.pii for c in spec.columns)
         self.encoders = [column_encoder(c) for c in spec.columns]
         self.fasts = [fast_path(c) if text_only else _never for c in spec.columns]
         names = [c.name for c in spec.columns]
@@ -73,8 +77,13 @@ class RowCopier:
         self.rows_in += 1
         if layout is not self._layout:
             if layout.__class__ is RowError:
+                line = storable({"_line": cells[0]})
+                if self.has_pii:  # an unparsable line may hold anything: its text only for the data steward
+                    self._keep_clear(row_number, line)
+                    line = {"_line": f"(masked: {len(cells[0])} characters; the clear line is kept for the data "
+                                     "steward in audit.rejected_values_clear)"}
                 self.rejects.add(self.batch_id, row_number, None, layout.rule, layout.reason, layout.reason_zh,
-                                 storable({"_line": cells[0]}))
+                                 line)
                 self.rejected += 1
                 return
             self._use_layout(layout)
@@ -82,7 +91,8 @@ class RowCopier:
         width = layout.width
         if layout.extra or len(cells) != width:
             if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
-                self._reject(row_number, None, shifted_row(len(cells), width), layout.original(cells))
+                self._reject(row_number, None, shifted_row(len(cells), width),
+                             self._masked(row_number, layout.original(cells)))
                 return
             extra = _extra_text(cells, layout)
             if len(cells) < width:
@@ -117,10 +127,25 @@ class RowCopier:
         """A NUL byte (or text PostgreSQL cannot store) in a cell: this row is refused, not the file."""
         column = next((col.name for col, text in zip(self.columns, texts, strict=True)
                        if "\x00" in text or "\\u0000" in text or not _encodable(text)), "_extra")
-        self._reject(row_number, column, unstorable(column), storable(layout.original(cells[:-1])))
+        self._reject(row_number, column, unstorable(column),
+                     self._masked(row_number, storable(layout.original(cells[:-1]))))
+
+    def _masked(self, row_number: int, original: dict[str, Any]) -> dict[str, Any]:
+        """The original values for audit.rejected_rows: personal columns masked, the clear row kept aside."""
+        if not self._pii_headers.intersection(original):
+            return original
+        self._keep_clear(row_number, original)
+        return {h: mask_pii(v) if h in self._pii_headers else v for h, v in original.items()}
+
+    def _keep_clear(self, row_number: int, original: dict[str, Any]) -> None:
+        if self.clear is not None and row_number != self._cleared_row:
+            self.clear.add(self.batch_id, row_number, storable(original))
+            self._cleared_row = row_number
 
     def _use_layout(self, layout: Layout) -> None:
         self._layout = layout
+        self._pii_headers = frozenset(layout.headers[position] for col, position in zip(
+            self.columns, layout.positions, strict=True) if col.pii and position >= 0)
         self._plan = list(zip(self.encoders, layout.positions, strict=True))
         self._fast_plan = [(fast if position >= 0 else _never if col.required else _MISSING.get, position)
                            for fast, position, col in zip(self.fasts, layout.positions, self.columns, strict=True)]
@@ -141,7 +166,7 @@ class RowCopier:
                 texts.append(FORMATTERS[col.type](warning.value))
         if not errors:
             return texts
-        original = layout.original(cells[:-1])
+        original = self._masked(row_number, layout.original(cells[:-1]))
         for col, exc in errors:
             self.rejects.add(self.batch_id, row_number, col.name, exc.rule, exc.reason, exc.reason_zh, original)
         return None

@@ -31,7 +31,7 @@ from ingestion.errors import FileRejected, printable, unexpected
 from ingestion.fastrow import row_matcher
 from ingestion.read import Source, check_file, open_source
 from ingestion.registry import FeedSpec, get_spec, load_registry
-from ingestion.spill import Spill, reject_spill, warning_spill
+from ingestion.spill import Spill, clear_spill, reject_spill, warning_spill
 from warehouse.bootstrap import bootstrap
 from warehouse.credentials import login_dsn
 from warehouse.db import connect
@@ -39,6 +39,27 @@ from warehouse.settings import get_settings
 
 MAX_ERRORS_IN_SUMMARY = 50
 _STORED_ORIGINAL = "to_jsonb(t) - '_batch_id' - '_row_number' - '_loaded_at' - '_extra'"
+
+
+def _keep_clear(spec: FeedSpec) -> sql.Composable:
+    """CTE that keeps the clear original of moved rows for the data steward (feeds with pii columns)."""
+    if not any(c.pii for c in spec.columns):
+        return sql.SQL("")
+    return sql.SQL(", clear as (insert into audit.rejected_values_clear (batch_id, row_number, original_values) "
+                   "select %(batch)s, _row_number, original from moved) ")
+
+
+def _masked_original(spec: FeedSpec) -> sql.Composable:
+    """The moved row's original values with the spec's pii columns masked (as spill.mask_pii does)."""
+    masked = sql.SQL("original")
+    for col in spec.columns:
+        if col.pii:
+            value = sql.SQL("(original ->> {})").format(sql.Literal(col.name))
+            masked = sql.SQL("({} || jsonb_build_object({}, case when {v} is null then null "
+                             "when length({v}) <= 4 then repeat('*', length({v})) "
+                             "else repeat('*', length({v}) - 2) || right({v}, 2) end))").format(
+                masked, sql.Literal(col.name), v=value)
+    return masked
 
 
 @dataclass
@@ -221,7 +242,7 @@ def _finish_batch(conn: psycopg.Connection, summary: BatchSummary) -> None:
 
 def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, path: Path, max_bytes: int,
                 progress: Progress | None, refusal: FileRejected | None = None) -> None:
-    rejects, warnings = reject_spill(), warning_spill()
+    rejects, warnings, clear = reject_spill(), warning_spill(), clear_spill()
     try:
         try:
             with conn.transaction():
@@ -230,7 +251,7 @@ def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
                 try:
                     check_file(spec, path, max_bytes)
                     source = open_source(spec, path)
-                    candidates = _copy_rows(conn, spec, summary, source, rejects, warnings, progress)
+                    candidates = _copy_rows(conn, spec, summary, source, rejects, warnings, clear, progress)
                 except (FileRejected, psycopg.OperationalError, MemoryError, KeyboardInterrupt):
                     raise  # a refusal, or the database is gone: the caller retries
                 except Exception as exc:  # anything unforeseen in one file must not block the feed
@@ -248,6 +269,7 @@ def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
         except FileRejected as exc:
             rejects.discard()
             warnings.discard()
+            clear.discard()
             _reject_whole_file(summary, rejects, exc, path.name)
         else:
             summary.status = "loaded" if summary.rows_rejected == 0 else (
@@ -257,11 +279,13 @@ def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
                                    "see audit.rejected_rows for each row's reason")
         rejects.copy_into(conn)
         warnings.copy_into(conn)
+        clear.copy_into(conn)
         summary.warnings = warnings.count
         _summarise_rejects(conn, summary)
     finally:
         rejects.close()
         warnings.close()
+        clear.close()
 
 
 def _reject_whole_file(summary: BatchSummary, rejects: Spill, exc: FileRejected, name: str) -> None:
@@ -297,13 +321,14 @@ class _BoundedQueueWriter(QueuedLibpqWriter):
 
 
 def _copy_rows(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, source: Source,
-               rejects: Spill, warnings: Spill, progress: Progress | None) -> list[int]:
+               rejects: Spill, warnings: Spill, clear: Spill, progress: Progress | None) -> list[int]:
     """COPY every valid row into raw.<feed>; returns the rows whose key may be duplicated."""
     names = [c.name for c in spec.columns]
     statement = sql.SQL("copy {} ({}, _extra, _batch_id, _row_number) from stdin").format(
         sql.Identifier("raw", spec.feed_id), sql.SQL(", ").join(map(sql.Identifier, names)))
     with conn.cursor() as cur, cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
-        copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress, text_only=source.text_only)
+        copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress, text_only=source.text_only,
+                           clear=clear)
         matcher = row_matcher(spec, source.lines.layout) if source.lines is not None else None
         if matcher is not None:
             copier.copy_lines(source.lines, matcher)
@@ -325,12 +350,12 @@ def _reject_duplicate_keys(conn: psycopg.Connection, spec: FeedSpec, summary: Ba
         "with moved as (delete from {table} t using (select _row_number from (select _row_number, count(*) over "
         "(partition by {keys}) as n from {table} where _batch_id = %(batch)s and _row_number = any(%(rows)s)) d "
         "where n > 1) dup where t._batch_id = %(batch)s and t._row_number = dup._row_number "
-        "returning t._row_number, {original} as original) "
+        "returning t._row_number, {original} as original){clear} "
         "insert into audit.rejected_rows (batch_id, row_number, column_name, rule, reason, reason_zh, "
         "original_values) select %(batch)s, _row_number, %(column)s, 'duplicate_key', %(reason)s, %(reason_zh)s, "
-        "original from moved order by _row_number"
+        "{masked} from moved order by _row_number"
     ).format(table=sql.Identifier("raw", spec.feed_id), keys=sql.SQL(", ").join(map(sql.Identifier, spec.key)),
-             original=sql.SQL(_STORED_ORIGINAL)),
+             original=sql.SQL(_STORED_ORIGINAL), clear=_keep_clear(spec), masked=_masked_original(spec)),
         {"batch": summary.batch_id, "rows": candidates, "column": spec.key[0],
          "reason": f"key {key_label} appears more than once in the file",
          "reason_zh": f"主键 {key_label} 在文件中重复出现"})
@@ -350,12 +375,12 @@ def _reject_unknown_parents(conn: psycopg.Connection, spec: FeedSpec, summary: B
                 "and not exists (select 1 from {table} p where p.{key} = t.{parent} and ("
                 "p._batch_id = %(batch)s or p._batch_id in (select batch_id from audit.ingestion_batches "
                 "where feed_id = %(feed)s and status in ('loaded', 'partial')))) "
-                "returning t._row_number, t.{parent} as parent, {original} as original) "
+                "returning t._row_number, t.{parent} as parent, {original} as original){clear} "
                 "insert into audit.rejected_rows (batch_id, row_number, column_name, rule, reason, reason_zh, "
                 "original_values) select %(batch)s, _row_number, %(column)s, 'unknown_parent', "
-                "format(%(reason)s, parent), format(%(reason_zh)s, parent), original from moved order by _row_number"
+                "format(%(reason)s, parent), format(%(reason_zh)s, parent), {masked} from moved order by _row_number"
             ).format(table=table, parent=sql.Identifier(col.name), key=sql.Identifier(col.parent_of),
-                     original=sql.SQL(_STORED_ORIGINAL)),
+                     original=sql.SQL(_STORED_ORIGINAL), clear=_keep_clear(spec), masked=_masked_original(spec)),
                 {"batch": summary.batch_id, "feed": spec.feed_id, "column": col.name,
                  "reason": f"{col.header} %L does not exist in this file or an earlier batch",
                  "reason_zh": f"{col.header} %L 不存在"})

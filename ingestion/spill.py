@@ -37,6 +37,18 @@ def storable(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
     return value
 
 
+def mask_pii(value: Any) -> Any:
+    """A personal value as an auditor may see it: its shape and last two characters (张三明 → **明)."""
+    if value is None or value == "":
+        return value
+    if isinstance(value, dict):
+        return {k: mask_pii(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_pii(v) for v in value]
+    text = str(value)
+    return "*" * len(text) if len(text) <= 4 else "*" * (len(text) - 2) + text[-2:]
+
+
 def _text(value: Any) -> str:
     if value is None:
         return NULL
@@ -82,6 +94,11 @@ class Spill:
 def reject_spill() -> Spill:
     return Spill("audit.rejected_rows",
                  ("batch_id", "row_number", "column_name", "rule", "reason", "reason_zh", "original_values"))
+
+
+def clear_spill() -> Spill:
+    """Clear original values of rejected rows with personal information: read by the data steward only."""
+    return Spill("audit.rejected_values_clear", ("batch_id", "row_number", "original_values"))
 
 
 def warning_spill() -> Spill:

@@ -103,7 +103,7 @@ def uri(host: str, port: str, dbname: str, user: str, *, passfile: Path, group: 
     if host.startswith("/"):
         query["host"] = host
         query["port"] = port
-    return f"postgresql://{netloc}/{quote(dbname, safe='')}?{urlencode(query, quote_via=quote)}"
+    return f"postgresql://{netloc}/{quote(dbname, safe='')}?{urlencode(query, quote_via=quote, safe='/')}"
 
 
 def login_dsn(owner_dsn: str, role: str) -> str:

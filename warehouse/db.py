@@ -46,5 +46,5 @@ def sqlalchemy_url(dsn: str) -> str:
     parts = dsn_parts(dsn)
     auth = quote(parts["user"], safe="") + (f":{quote(parts['password'], safe='')}" if parts["password"] else "")
     query = {name: parts[name] for name in ("passfile", "options") if parts[name]}
-    tail = f"?{urlencode(query, quote_via=quote)}" if query else ""
+    tail = f"?{urlencode(query, quote_via=quote, safe='/')}" if query else ""
     return f"postgresql+psycopg2://{auth}@{parts['host']}:{parts['port']}/{parts['dbname']}{tail}"

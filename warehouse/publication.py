@@ -20,7 +20,7 @@ from warehouse.affected import BuildPlan, carry_over, plan_build, project_finger
 from warehouse.affected import full as full_plan
 from warehouse.bootstrap import bootstrap
 from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, key_fingerprint, run_dbt
-from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, reconcile
+from warehouse.checks import CheckResult, from_dbt, no_unexpected_shrink, pii_scan, reconcile
 from warehouse.credentials import login_dsn
 from warehouse.db import connect
 from warehouse.incremental import incremental_models, seed_candidate_from_published
@@ -95,6 +95,7 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
         candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
         if candidate_exists:
             checks += reconcile(conn, CANDIDATE_SCHEMA)
+            checks += pii_scan(conn, CANDIDATE_SCHEMA, plan.gx_marts())  # carried-over marts passed it before
             if not full_refresh:
                 checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
             from expectations.gate import run_suites

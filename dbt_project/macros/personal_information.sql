@@ -26,13 +26,14 @@
 {%- endmacro %}
 
 
-{#- 13812345678 → 138****5678; anything shorter than 8 characters is fully masked -#}
+{#- 13812345678 → *******5678: the last 4 digits at most (first digits narrow down the
+    carrier and region, enough with a name mask to re-identify); shorter than 8 characters
+    is fully masked -#}
 {% macro mask_phone(expression) -%}
     case
         when nullif(trim({{ expression }}), '') is null then null
         when char_length(trim({{ expression }})) < 8 then repeat('*', char_length(trim({{ expression }})))
-        else left(trim({{ expression }}), 3)
-            || repeat('*', char_length(trim({{ expression }})) - 7)
+        else repeat('*', char_length(trim({{ expression }})) - 4)
             || right(trim({{ expression }}), 4)
     end
 {%- endmacro %}

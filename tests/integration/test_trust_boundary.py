@@ -67,6 +67,10 @@ MATRIX = [
     ("read marts", "select * from marts.dim_divisions limit 1",
      {"ingest": False, "transform": True, "bi": True, "auditor": True}),
     ("read person keys", "select * from marts.fct_mediation_case_parties limit 1",
+     {"ingest": False, "transform": True, "bi": False, "auditor": True}),
+    ("read row-level cases", "select * from marts.fct_mediation_cases limit 1",
+     {"ingest": False, "transform": True, "bi": False, "auditor": True}),
+    ("read suppressed rates", "select * from marts.case_resolution_rates_by_community_month limit 1",
      {"ingest": False, "transform": True, "bi": True, "auditor": True}),
     ("create table in raw", "create table raw.intruder (x int)",
      {"ingest": False, "transform": False, "bi": False, "auditor": False}),
@@ -228,3 +232,34 @@ def test_missing_key_in_production_is_an_error(monkeypatch, tmp_path):
     assert key and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "var").stat().st_mode) & 0o077 == 0
     assert os.environ.get("PII_HMAC_KEY") is None
+
+
+def test_free_text_with_personal_information_blocks_publication(sample):
+    """Last in the module: the blocked batch stays in raw. The gate blocks rather than masks:
+    a model cannot know every way a department types a phone into 资金用途."""
+    from ingestion.load import load_file
+    from warehouse.publication import build_and_publish
+
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    body = "11010119900307777"
+    person = body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+    path = sample.work / "pii" / "fund_allocations.csv"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("拨付编号,资金来源部门,资金用途,社区代码,金额(万元),拨付日期\n"
+                    f"BFPII0001,市财政局,联系人张三 13812345678 身份证{person},511402001001,1.50,2021-10-10\n",
+                    encoding="utf-8")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WAREHOUSE_DSN", sample.dsn)
+        env.setenv("PII_HMAC_KEY", PII_TEST_KEY)
+        env.setenv("REPORTS_DIR", str(sample.work / "reports"))
+        assert load_file("fund_allocations", path, dsn=sample.dsn).status == "loaded"
+        result = build_and_publish("trust-pii-gate", dsn=sample.dsn)
+    assert result["outcome"] == "blocked"
+    failed = {c["name"]: c for c in result["failed_checks"]}
+    check = failed["fct_fund_allocations_has_no_clear_personal_information"]
+    assert "fct_fund_allocations.purpose" in check["message"] and "13812345678" not in check["message"]
+    with psycopg.connect(sample.dsn) as conn:
+        assert conn.execute("select count(*) from marts.fct_fund_allocations where allocation_code = 'BFPII0001'"
+                            ).fetchone()[0] == 0
+    report = Path(result["report_path"]).read_text(encoding="utf-8")
+    assert "13812345678" not in report and person not in report
