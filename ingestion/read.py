@@ -495,7 +495,8 @@ def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
     declared = map_headers(spec, [c.header for c in spec.columns], require=False)
     source = Source(declared, iter(()), [])
     layouts: dict[tuple[str, ...], Layout] = {}
-    seen_keys: set[str] = set()  # a set, not the list: 100k new keys used to cost quadratic time
+    seen_keys: set[str] = set()  # sets, not the list: 100k new keys used to cost quadratic time
+    unknown_seen: set[str] = set()
     limits = Limits.from_env()
 
     def layout_for(keys: tuple[str, ...]) -> Layout:
@@ -508,8 +509,9 @@ def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
                                    "(MAX_JSONL_KEYS); is every record keyed differently?",
                                    f"记录中的不同键超过 {limits.jsonl_keys} 个")
             header_map = map_headers(spec, list(keys), require=False)
-            unknown = set(source.unknown)
-            source.unknown.extend(k for k in header_map.unknown if k not in unknown)
+            fresh = [k for k in header_map.unknown if k not in unknown_seen]
+            unknown_seen.update(fresh)
+            source.unknown.extend(fresh)
             if len(layouts) >= limits.jsonl_keys:
                 layouts.clear()  # key orders are unbounded; keep the cache small
             layout = layouts[keys] = build_layout(spec, list(keys), header_map)

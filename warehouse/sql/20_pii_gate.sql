@@ -17,6 +17,16 @@ language sql immutable parallel safe set search_path = pg_catalog as $$
     from (select i, substr(digits, i, 1)::int as d from generate_series(1, length(digits)) as i) as positions
 $$;
 
+-- An 18-digit run that is a valid 统一社会信用代码 (GB 32100) names an organisation, not a card.
+create or replace function pii.uscc_ok(code text) returns boolean
+language sql immutable parallel safe set search_path = pg_catalog as $$
+    select length(code) = 18 and substr('0123456789ABCDEFGHJKLMNPQRTUWXY', (31 - sum(
+               (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', substr(code, i, 1)) - 1)
+               * (array[1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])[i]) % 31)::int % 31 + 1, 1)
+           = substr(code, 18, 1)
+    from generate_series(1, 17) as i
+$$;
+
 -- The kind of personal information found in a text (id_number | mobile_phone | bank_card), or null.
 create or replace function pii.find_pii(value text) returns text
 language plpgsql immutable parallel safe set search_path = pg_catalog as $$
@@ -37,12 +47,13 @@ begin
         return 'mobile_phone';
     end if;
     for found in select regexp_matches(value, '(?<![0-9A-Za-z])([0-9]{16,19})(?![0-9A-Za-z])', 'g') loop
-        if pii.luhn_ok(found[1]) then
+        if pii.luhn_ok(found[1]) and not pii.uscc_ok(found[1]) then
             return 'bank_card';
         end if;
     end loop;
     return null;
 end $$;
 
-revoke all on function pii.id_check_ok(text), pii.luhn_ok(text), pii.find_pii(text) from public;
-grant execute on function pii.id_check_ok(text), pii.luhn_ok(text), pii.find_pii(text) to gov_transform;
+revoke all on function pii.id_check_ok(text), pii.luhn_ok(text), pii.uscc_ok(text), pii.find_pii(text) from public;
+grant execute on function pii.id_check_ok(text), pii.luhn_ok(text), pii.uscc_ok(text), pii.find_pii(text)
+    to gov_transform;
