@@ -12,6 +12,7 @@ from psycopg import sql
 
 from tests.integration.sample_warehouse import PII_TEST_KEY, published_sample
 from warehouse.build import run_dbt
+from warehouse.credentials import login_dsn
 from warehouse.incremental import incremental_models, seed_candidate_from_published
 from warehouse.settings import REPO_ROOT
 
@@ -128,7 +129,9 @@ def test_incremental_build_equals_full_refresh(sample, conn, monkeypatch):
     for schema in ("marts_incr", "marts_full"):
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
-    copied = seed_candidate_from_published(conn, "marts_incr")
+    # As the pipeline does it: the transform login owns the schemas dbt builds into.
+    with psycopg.connect(login_dsn(sample.dsn, "transform"), autocommit=True) as transform:
+        copied = seed_candidate_from_published(transform, "marts_incr")
     assert sorted(copied) == sorted(EVENT_FACTS)
     incremental = run_dbt(["run", *selector], sample.dsn, candidate_schema="marts_incr")
     full = run_dbt(["run", "--full-refresh", *selector], sample.dsn, candidate_schema="marts_full")
