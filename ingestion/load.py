@@ -116,6 +116,8 @@ def raw_table_statements(spec: FeedSpec) -> list[sql.Composable]:
         # delete: a load moves its own duplicate-key / unknown-parent rows to the rejects
         sql.SQL("grant select, insert, delete on {} to gov_ingest").format(table),
         sql.SQL("grant select on {} to gov_transform").format(table),
+        sql.SQL("create or replace trigger raw_append_only before delete on {} for each row "
+                "execute function audit.raw_delete_guard()").format(table),
     ]
     return statements
 

@@ -137,3 +137,16 @@ def test_pii_scan_finds_clear_values_in_free_text(db):
     assert (funds.status, funds.failures) == ("fail", 2)
     assert funds.details["hits"]["purpose"]["kinds"] == ["bank_card", "id_number"]
     assert "13812345678" not in funds.message and person not in funds.message  # never the value itself
+
+
+def test_raw_rows_of_a_finished_batch_cannot_be_deleted(db, warehouse_dsn, tmp_path):
+    path = tmp_path / "fund_allocations.csv"
+    path.write_text("拨付编号,资金来源部门,资金用途,社区代码,金额(万元),拨付日期\n"
+                    "BF1,市财政局,经费,511402001001,1.50,2021-10-10\n", encoding="utf-8")
+    assert load_file("fund_allocations", path).status == "loaded"
+    with psycopg.connect(login_dsn(warehouse_dsn, "ingest")) as ingest:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            ingest.execute("delete from raw.fund_allocations")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        db.execute("delete from raw.fund_allocations")  # not even the owner, by accident
+    assert db.execute("select count(*) from raw.fund_allocations").fetchone()[0] == 1

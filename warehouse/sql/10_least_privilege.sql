@@ -55,6 +55,18 @@ end $$;
 revoke all on function audit.finish_batch(bigint, text, integer, integer, integer, integer, text) from public;
 grant execute on function audit.finish_batch(bigint, text, integer, integer, integer, integer, text) to gov_ingest;
 
+-- Raw is append-only: a load may move rows of its own open batch (duplicate keys, unknown
+-- parents) to the rejects; rows of a finished batch are never deleted (trigger on every raw table).
+create or replace function audit.raw_delete_guard() returns trigger
+language plpgsql set search_path = pg_catalog, pg_temp as $$
+begin
+    if not exists (select 1 from audit.ingestion_batches where batch_id = old._batch_id and status = 'loading') then
+        raise exception 'raw.% is append-only: rows of finished batch % cannot be deleted', tg_table_name, old._batch_id
+            using errcode = 'insufficient_privilege';
+    end if;
+    return old;
+end $$;
+
 -- dbt's schemas belong to gov_transform (publication renames and drops them). Earlier
 -- warehouses built them as the superuser: hand them over, with what they contain.
 create schema if not exists marts;
