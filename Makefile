@@ -46,8 +46,9 @@ bi: $(STAMP)
 	@bash infra/bi/install.sh
 	@$(PY) -m infra.bi start
 
+# make dsn [ROLE=ingest|transform|bi|auditor|airflow]: the owner's DSN, or a login's (password in var/pgpass)
 dsn: $(STAMP)
-	@$(PY) -m infra.local_pg dsn
+	@$(PY) -m infra.local_pg dsn $(if $(ROLE),--role $(ROLE))
 
 stop: $(STAMP)
 	@bash infra/airflow_local.sh stop || true

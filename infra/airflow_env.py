@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             from infra import local_pg
             from warehouse.settings import get_settings
 
-            metadata_dsn = local_pg.dsn(get_settings().var_dir / "pg", "airflow")
+            metadata_dsn = local_pg.dsn(get_settings().var_dir / "pg", role="airflow")  # its own login
         base = {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}
         env = airflow_env(home=args.home, metadata_dsn=metadata_dsn, api_port=args.port, base=base)
         for name, value in sorted(env.items()):

@@ -27,17 +27,39 @@ from psycopg.copy import QueuedLibpqWriter
 
 from ingestion.archive import archive_file, file_digest
 from ingestion.copyrows import Progress, RowCopier
-from ingestion.errors import FileRejected
+from ingestion.errors import FileRejected, printable, unexpected
 from ingestion.fastrow import row_matcher
 from ingestion.read import Source, check_file, open_source
-from ingestion.registry import FeedSpec, get_spec
-from ingestion.spill import Spill, reject_spill, warning_spill
+from ingestion.registry import FeedSpec, get_spec, load_registry
+from ingestion.spill import Spill, clear_spill, reject_spill, warning_spill
 from warehouse.bootstrap import bootstrap
+from warehouse.credentials import login_dsn
 from warehouse.db import connect
 from warehouse.settings import get_settings
 
 MAX_ERRORS_IN_SUMMARY = 50
 _STORED_ORIGINAL = "to_jsonb(t) - '_batch_id' - '_row_number' - '_loaded_at' - '_extra'"
+
+
+def _keep_clear(spec: FeedSpec) -> sql.Composable:
+    """CTE that keeps the clear original of moved rows for the data steward (feeds with pii columns)."""
+    if not any(c.pii for c in spec.columns):
+        return sql.SQL("")
+    return sql.SQL(", clear as (insert into audit.rejected_values_clear (batch_id, row_number, original_values) "
+                   "select %(batch)s, _row_number, original from moved) ")
+
+
+def _masked_original(spec: FeedSpec) -> sql.Composable:
+    """The moved row's original values with the spec's pii columns masked (as spill.mask_pii does)."""
+    masked = sql.SQL("original")
+    for col in spec.columns:
+        if col.pii:
+            value = sql.SQL("(original ->> {})").format(sql.Literal(col.name))
+            masked = sql.SQL("({} || jsonb_build_object({}, case when {v} is null then null "
+                             "when length({v}) <= 4 then repeat('*', length({v})) "
+                             "else repeat('*', length({v}) - 2) || right({v}, 2) end))").format(
+                masked, sql.Literal(col.name), v=value)
+    return masked
 
 
 @dataclass
@@ -63,29 +85,52 @@ class BatchSummary:
         return asdict(self)
 
 
-def ensure_raw_table(conn: psycopg.Connection, spec: FeedSpec) -> None:
-    """Create `raw.<feed>` from the spec; add columns a newer spec declares."""
+def raw_table_statements(spec: FeedSpec) -> list[sql.Composable]:
+    """DDL of `raw.<feed>` from its spec (columns a newer spec declares are added), and its grants.
+
+    Applied by bootstrap as the owner, once per change of the registry, under bootstrap's
+    lock: never on every load, so parallel loads never race on the catalog.
+    """
     table = sql.Identifier("raw", spec.feed_id)
     columns = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in spec.columns]
-    conn.execute(sql.SQL(
+    statements: list[sql.Composable] = [sql.SQL(
         "create table if not exists {table} ({columns}, _extra jsonb, _batch_id bigint not null, "
         "_row_number integer not null, _loaded_at timestamptz not null default now(), "
         "primary key (_batch_id, _row_number))"
-    ).format(table=table, columns=sql.SQL(", ").join(columns)))
+    ).format(table=table, columns=sql.SQL(", ").join(columns))]
     # No foreign key to audit.ingestion_batches: its per-row check cost more than the COPY itself
     # (5 s per million rows). The loader inserts the batch first, in the same transaction, and the
     # deferred trigger on audit.ingestion_batches checks each batch's rows against its counts.
-    for (name,) in conn.execute(
-            "select conname from pg_constraint where conrelid = %s::regclass and contype = 'f'",
-            (f"raw.{spec.feed_id}",)).fetchall():
-        conn.execute(sql.SQL("alter table {} drop constraint {}").format(table, sql.Identifier(name)))
+    statements.append(sql.SQL(
+        "do $$ declare name text; begin for name in select conname from pg_constraint "
+        "where conrelid = {regclass}::regclass and contype = 'f' loop "
+        "execute format('alter table %s drop constraint %I', {regclass}, name); end loop; end $$"
+    ).format(regclass=sql.Literal(table.as_string())))
     for col in spec.columns:
-        conn.execute(sql.SQL("alter table {} add column if not exists {} {}").format(
+        statements.append(sql.SQL("alter table {} add column if not exists {} {}").format(
             table, sql.Identifier(col.name), sql.SQL(col.pg_type)))
-    conn.execute(sql.SQL("comment on table {} is {}").format(
-        table, sql.Literal(f"{spec.title} — {spec.department}; append-only, as received")))
-    conn.execute(sql.SQL("grant select, insert on {} to gov_ingest").format(table))
-    conn.execute(sql.SQL("grant select on {} to gov_transform").format(table))
+    statements += [
+        sql.SQL("comment on table {} is {}").format(
+            table, sql.Literal(f"{spec.title} — {spec.department}; append-only, as received")),
+        sql.SQL("revoke all on {} from gov_ingest, gov_transform, bi_reader, auditor").format(table),
+        # delete: a load moves its own duplicate-key / unknown-parent rows to the rejects
+        sql.SQL("grant select, insert, delete on {} to gov_ingest").format(table),
+        sql.SQL("grant select on {} to gov_transform").format(table),
+        sql.SQL("create or replace trigger raw_append_only before delete on {} for each row "
+                "execute function audit.raw_delete_guard()").format(table),
+    ]
+    return statements
+
+
+def prepare_warehouse(dsn: str | None = None) -> str:
+    """As the owner: bootstrap plus every raw table of the registry (no-op when unchanged).
+
+    Returns the DSN of the ingest login that loads run as.
+    """
+    owner = dsn or get_settings().dsn
+    specs = load_registry()
+    bootstrap(owner, {"raw_tables": [s for feed in sorted(specs) for s in raw_table_statements(specs[feed])]})
+    return login_dsn(owner, "ingest")
 
 
 def load_file(feed_id: str, path: Path, *, dsn: str | None = None, replay_of: int | None = None,
@@ -100,16 +145,22 @@ def load_file(feed_id: str, path: Path, *, dsn: str | None = None, replay_of: in
     spec = get_spec(feed_id)
     settings = get_settings()
     path = Path(path)
-    sha256, size = file_digest(path)
-    summary = BatchSummary(batch_id=None, feed=feed_id, file=path.name, sha256=sha256, status="loading",
+    try:
+        sha256, size = file_digest(path)
+    except OSError as exc:  # unreadable: refused by name, like a delivery that may not be opened
+        return refuse_file(feed_id, path.name, unexpected(exc), dsn=dsn)
+    summary = BatchSummary(batch_id=None, feed=feed_id, file=printable(path.name), sha256=sha256, status="loading",
                            replay_of=replay_of)
-    bootstrap(dsn)
-    with connect(dsn) as conn:
-        ensure_raw_table(conn, spec)
-        conn.commit()
-        summary.archive_path = str(archive_file(path, sha256, settings.archive_dir, feed_id))
+    ingest = prepare_warehouse(dsn)
+    with connect(ingest) as conn:
+        refusal = None
+        try:
+            summary.archive_path = str(archive_file(path, sha256, settings.archive_dir, feed_id))
+        except OSError as exc:  # e.g. a name too long for the archive: refused, never a stuck feed
+            refusal = FileRejected("archive_failed", f"the file cannot be archived: {printable(str(exc), 300)}",
+                                   "文件无法归档")
         if _open_batch(conn, spec, summary, size):
-            _load_batch(conn, spec, summary, path, settings.max_file_bytes, progress)
+            _load_batch(conn, spec, summary, path, settings.max_file_bytes, progress, refusal)
         _finish_batch(conn, summary)
         conn.commit()
     summary.seconds = round(time.perf_counter() - started, 3)
@@ -124,10 +175,10 @@ def refuse_file(feed_id: str, name: str, refusal: FileRejected, *, dsn: str | No
     """
     started = time.perf_counter()
     spec = get_spec(feed_id)
-    sha256 = hashlib.sha256(f"refused:{feed_id}:{name}:{refusal.rule}".encode()).hexdigest()
-    summary = BatchSummary(batch_id=None, feed=feed_id, file=name, sha256=sha256, status="loading")
-    bootstrap(dsn)
-    with connect(dsn) as conn:
+    sha256 = hashlib.sha256(f"refused:{feed_id}:{name}:{refusal.rule}".encode("utf-8", "surrogateescape")).hexdigest()
+    summary = BatchSummary(batch_id=None, feed=feed_id, file=printable(name), sha256=sha256, status="loading")
+    ingest = prepare_warehouse(dsn)
+    with connect(ingest) as conn:
         if _open_batch(conn, spec, summary, 0):
             rejects = reject_spill()
             _reject_whole_file(summary, rejects, refusal, name)
@@ -147,8 +198,7 @@ def replay_batch(batch_id: int, *, dsn: str | None = None, progress: Progress | 
     being later, supersedes the earlier batch's rows in staging. A later re-delivery of
     the same file is still a duplicate of the original batch.
     """
-    bootstrap(dsn)
-    with connect(dsn) as conn:
+    with connect(prepare_warehouse(dsn)) as conn:
         row = conn.execute("select feed_id, file_name, archive_path, coalesce(duplicate_of, batch_id) "
                            "from audit.ingestion_batches where batch_id = %s", (batch_id,)).fetchone()
     if row is None:
@@ -184,23 +234,30 @@ def _open_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
 
 
 def _finish_batch(conn: psycopg.Connection, summary: BatchSummary) -> None:
+    # The ingest login has no UPDATE on audit tables: a batch is finished once, by this function.
     conn.execute(
-        "update audit.ingestion_batches set status = %s, rows_in = %s, rows_loaded = %s, rows_rejected = %s, "
-        "warnings = %s, message = %s, finished_at = clock_timestamp() where batch_id = %s",
-        (summary.status, summary.rows_in, summary.rows_loaded, summary.rows_rejected, summary.warnings,
-         summary.message, summary.batch_id),
+        "select audit.finish_batch(%s, %s, %s, %s, %s, %s, %s)",
+        (summary.batch_id, summary.status, summary.rows_in, summary.rows_loaded, summary.rows_rejected,
+         summary.warnings, summary.message),
     )
 
 
 def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, path: Path, max_bytes: int,
-                progress: Progress | None) -> None:
-    rejects, warnings = reject_spill(), warning_spill()
+                progress: Progress | None, refusal: FileRejected | None = None) -> None:
+    rejects, warnings, clear = reject_spill(), warning_spill(), clear_spill()
     try:
         try:
             with conn.transaction():
-                check_file(spec, path, max_bytes)
-                source = open_source(spec, path)
-                candidates = _copy_rows(conn, spec, summary, source, rejects, warnings, progress)
+                if refusal is not None:
+                    raise refusal
+                try:
+                    check_file(spec, path, max_bytes)
+                    source = open_source(spec, path)
+                    candidates = _copy_rows(conn, spec, summary, source, rejects, warnings, clear, progress)
+                except (FileRejected, psycopg.OperationalError, MemoryError, KeyboardInterrupt):
+                    raise  # a refusal, or the database is gone: the caller retries
+                except Exception as exc:  # anything unforeseen in one file must not block the feed
+                    raise unexpected(exc) from exc
                 if summary.rows_in == 0:
                     raise FileRejected("no_rows", "the file has a header but no data rows", "文件只有表头，没有数据")
                 if source.unknown:
@@ -214,6 +271,7 @@ def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
         except FileRejected as exc:
             rejects.discard()
             warnings.discard()
+            clear.discard()
             summary.rows_in = _count_data_rows(spec, path, exc)
             _reject_whole_file(summary, rejects, exc, path.name)
         else:
@@ -224,11 +282,13 @@ def _load_batch(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary,
                                    "see audit.rejected_rows for each row's reason")
         rejects.copy_into(conn)
         warnings.copy_into(conn)
+        clear.copy_into(conn)
         summary.warnings = warnings.count
         _summarise_rejects(conn, summary)
     finally:
         rejects.close()
         warnings.close()
+        clear.close()
 
 
 _UNREAD_RULES = {"empty_file", "file_too_large", "no_rows", "path_escape"}
@@ -298,13 +358,14 @@ class _BoundedQueueWriter(QueuedLibpqWriter):
 
 
 def _copy_rows(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, source: Source,
-               rejects: Spill, warnings: Spill, progress: Progress | None) -> list[int]:
+               rejects: Spill, warnings: Spill, clear: Spill, progress: Progress | None) -> list[int]:
     """COPY every valid row into raw.<feed>; returns the rows whose key may be duplicated."""
     names = [c.name for c in spec.columns]
     statement = sql.SQL("copy {} ({}, _extra, _batch_id, _row_number) from stdin").format(
         sql.Identifier("raw", spec.feed_id), sql.SQL(", ").join(map(sql.Identifier, names)))
     with conn.cursor() as cur, cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
-        copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress, text_only=source.text_only)
+        copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress, text_only=source.text_only,
+                           clear=clear)
         matcher = row_matcher(spec, source.lines.layout) if source.lines is not None else None
         if matcher is not None:
             copier.copy_lines(source.lines, matcher)
@@ -326,12 +387,12 @@ def _reject_duplicate_keys(conn: psycopg.Connection, spec: FeedSpec, summary: Ba
         "with moved as (delete from {table} t using (select _row_number from (select _row_number, count(*) over "
         "(partition by {keys}) as n from {table} where _batch_id = %(batch)s and _row_number = any(%(rows)s)) d "
         "where n > 1) dup where t._batch_id = %(batch)s and t._row_number = dup._row_number "
-        "returning t._row_number, {original} as original) "
+        "returning t._row_number, {original} as original){clear} "
         "insert into audit.rejected_rows (batch_id, row_number, column_name, rule, reason, reason_zh, "
         "original_values) select %(batch)s, _row_number, %(column)s, 'duplicate_key', %(reason)s, %(reason_zh)s, "
-        "original from moved order by _row_number"
+        "{masked} from moved order by _row_number"
     ).format(table=sql.Identifier("raw", spec.feed_id), keys=sql.SQL(", ").join(map(sql.Identifier, spec.key)),
-             original=sql.SQL(_STORED_ORIGINAL)),
+             original=sql.SQL(_STORED_ORIGINAL), clear=_keep_clear(spec), masked=_masked_original(spec)),
         {"batch": summary.batch_id, "rows": candidates, "column": spec.key[0],
          "reason": f"key {key_label} appears more than once in the file",
          "reason_zh": f"主键 {key_label} 在文件中重复出现"})
@@ -351,12 +412,12 @@ def _reject_unknown_parents(conn: psycopg.Connection, spec: FeedSpec, summary: B
                 "and not exists (select 1 from {table} p where p.{key} = t.{parent} and ("
                 "p._batch_id = %(batch)s or p._batch_id in (select batch_id from audit.ingestion_batches "
                 "where feed_id = %(feed)s and status in ('loaded', 'partial')))) "
-                "returning t._row_number, t.{parent} as parent, {original} as original) "
+                "returning t._row_number, t.{parent} as parent, {original} as original){clear} "
                 "insert into audit.rejected_rows (batch_id, row_number, column_name, rule, reason, reason_zh, "
                 "original_values) select %(batch)s, _row_number, %(column)s, 'unknown_parent', "
-                "format(%(reason)s, parent), format(%(reason_zh)s, parent), original from moved order by _row_number"
+                "format(%(reason)s, parent), format(%(reason_zh)s, parent), {masked} from moved order by _row_number"
             ).format(table=table, parent=sql.Identifier(col.name), key=sql.Identifier(col.parent_of),
-                     original=sql.SQL(_STORED_ORIGINAL)),
+                     original=sql.SQL(_STORED_ORIGINAL), clear=_keep_clear(spec), masked=_masked_original(spec)),
                 {"batch": summary.batch_id, "feed": spec.feed_id, "column": col.name,
                  "reason": f"{col.header} %L does not exist in this file or an earlier batch",
                  "reason_zh": f"{col.header} %L 不存在"})

@@ -17,13 +17,14 @@ import csv
 import io
 import itertools
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingestion.errors import FileRejected
+from ingestion.errors import FileRejected, printable
 from ingestion.registry import FeedSpec, normalize_header
 
 HEADER_SCAN_ROWS = 20
@@ -32,6 +33,27 @@ READ_CHUNK = 1 << 20
 UTF8_EVIDENCE_BYTES = 16  # multi-byte UTF-8 sequences seen before a "GB18030" file is called UTF-8
 EXTENSIONS = {"xlsx": {".xlsx"}, "csv": {".csv", ".txt"}, "jsonl": {".jsonl", ".json", ".ndjson"}}
 MAX_ORIGINAL_CHARS = 2000
+BINARY_NULS = 8  # more NUL bytes than this (or 1%) in the first 64 KB: not a text file
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits on what one file may cost; each is an environment variable, read per file."""
+
+    xlsx_uncompressed_bytes: int = 1 << 30  # MAX_XLSX_UNCOMPRESSED_BYTES: all parts of the workbook, unpacked
+    xlsx_compression_ratio: int = 200  # MAX_XLSX_COMPRESSION_RATIO: unpacked / packed size of any part
+    xlsx_shared_strings_bytes: int = 256 << 20  # MAX_XLSX_SHARED_STRINGS_BYTES: openpyxl holds them in memory
+    cell_chars: int = 32_767  # MAX_CELL_CHARS: Excel's own cell limit; longer cells reject their row (CSV: file)
+    jsonl_keys: int = 1_000  # MAX_JSONL_KEYS: distinct keys in one JSON Lines file
+    line_chars: int = 1 << 20  # MAX_LINE_CHARS: one JSON line
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        names = {"xlsx_uncompressed_bytes": "MAX_XLSX_UNCOMPRESSED_BYTES",
+                 "xlsx_compression_ratio": "MAX_XLSX_COMPRESSION_RATIO",
+                 "xlsx_shared_strings_bytes": "MAX_XLSX_SHARED_STRINGS_BYTES", "cell_chars": "MAX_CELL_CHARS",
+                 "jsonl_keys": "MAX_JSONL_KEYS", "line_chars": "MAX_LINE_CHARS"}
+        return cls(**{field: int(os.environ[env]) for field, env in names.items() if os.environ.get(env)})
 
 
 @dataclass
@@ -152,7 +174,8 @@ def check_file(spec: FeedSpec, path: Path, max_bytes: int) -> None:
     if spec.format == "xlsx" and not is_zip:
         raise FileRejected("wrong_format", f"{path.name} is not an xlsx workbook (not a zip container)",
                            "文件不是有效的 xlsx 工作簿")
-    if spec.format != "xlsx" and (is_zip or b"\x00" in head):
+    # A stray NUL byte in a cell rejects that row (copyrows.py); a file full of them is binary (or UTF-16).
+    if spec.format != "xlsx" and (is_zip or head.count(b"\x00") > max(BINARY_NULS, len(head) // 100)):
         raise FileRejected("wrong_format", f"{path.name} is binary, not {spec.format} text",
                            f"文件是二进制内容，不是 {spec.format} 文本")
 
@@ -168,13 +191,54 @@ def _blank(cells: list[Any]) -> bool:
 
 # --- xlsx ---------------------------------------------------------------------------
 
+def check_workbook(path: Path, limits: Limits) -> None:
+    """Refuse a zip bomb before openpyxl unpacks anything: total size, ratio, shared strings."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FileRejected("corrupt_file", f"the workbook cannot be opened: {printable(str(exc), 300)}",
+                           "工作簿已损坏，无法打开") from exc
+    total = sum(m.file_size for m in members)
+    if total > limits.xlsx_uncompressed_bytes:
+        raise FileRejected("xlsx_too_large", f"the workbook unpacks to {total} bytes, over the limit of "
+                           f"{limits.xlsx_uncompressed_bytes} (MAX_XLSX_UNCOMPRESSED_BYTES)",
+                           f"工作簿解压后 {total} 字节，超过上限")
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > 1 << 20 and ratio > limits.xlsx_compression_ratio:
+            raise FileRejected("xlsx_compression_ratio", f"part {printable(member.filename, 100)!r} of the workbook "
+                               f"unpacks {ratio:.0f}× (limit {limits.xlsx_compression_ratio}×, "
+                               "MAX_XLSX_COMPRESSION_RATIO): refused as a possible zip bomb",
+                               f"工作簿压缩比 {ratio:.0f} 倍，超过上限，疑似压缩炸弹")
+        if member.filename.lower().endswith("sharedstrings.xml") and member.file_size > limits.xlsx_shared_strings_bytes:
+            raise FileRejected("xlsx_shared_strings", f"the workbook's shared strings unpack to {member.file_size} "
+                               f"bytes, over the limit of {limits.xlsx_shared_strings_bytes} "
+                               "(MAX_XLSX_SHARED_STRINGS_BYTES)", "工作簿共享字符串过大，超过上限")
+
+
+def _long_cell(cells: list[Any] | tuple, limit: int) -> int:
+    """Length of the first text cell over the limit, else 0."""
+    for cell in cells:
+        if cell.__class__ is str and len(cell) > limit:
+            return len(cell)
+    return 0
+
+
+def _cell_too_long(length: int, limit: int) -> RowError:
+    return RowError("cell_too_long", f"a cell holds {length} characters, over the limit of {limit} (MAX_CELL_CHARS)",
+                    f"单元格长度 {length} 个字符，超过上限 {limit}")
+
+
 def _read_xlsx(spec: FeedSpec, path: Path) -> Source:
     from openpyxl import load_workbook
 
+    limits = Limits.from_env()
+    check_workbook(path, limits)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a broken container
-        raise FileRejected("corrupt_file", f"the workbook cannot be opened: {type(exc).__name__}: {exc}",
+        raise FileRejected("corrupt_file", f"the workbook cannot be opened: {printable(f'{type(exc).__name__}: {exc}', 300)}",
                            "工作簿已损坏，无法打开") from exc
     try:
         if spec.sheet:
@@ -199,6 +263,10 @@ def _read_xlsx(spec: FeedSpec, path: Path) -> Source:
         try:
             for number, cells in enumerate(rows, start=header_row + 1):
                 if cells is None or _blank(cells):
+                    continue
+                if long := _long_cell(cells, limits.cell_chars):
+                    yield number, [f"(row {number} with a {long}-character cell)"], _cell_too_long(long,
+                                                                                               limits.cell_chars)
                     continue
                 yield number, list(cells), layout
         except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -296,6 +364,7 @@ def _open_text(spec: FeedSpec, path: Path) -> tuple[io.TextIOWrapper, Any]:
 
 
 def _read_csv(spec: FeedSpec, path: Path) -> Source:
+    csv.field_size_limit(Limits.from_env().cell_chars)  # longer fields: the file is refused with that reason
     handle, raw = _open_text(spec, path)
     reader = csv.reader(handle)
     try:
@@ -309,7 +378,7 @@ def _read_csv(spec: FeedSpec, path: Path) -> Source:
         raise FileRejected("empty_file", "the file has no header row", "文件没有表头") from None
     except csv.Error as exc:
         handle.close()
-        raise FileRejected("unreadable_file", f"the CSV cannot be parsed: {exc}", "CSV 无法解析") from exc
+        raise _csv_error(1, exc) from exc
     except FileRejected:
         handle.close()
         raise
@@ -326,8 +395,7 @@ def _read_csv(spec: FeedSpec, path: Path) -> Source:
         except UnicodeDecodeError as exc:
             raise _decode_error(spec, exc, path) from exc
         except csv.Error as exc:
-            raise FileRejected("unreadable_file", f"the CSV cannot be parsed near line {reader.line_num}: {exc}",
-                               f"CSV 第 {reader.line_num} 行附近无法解析") from exc
+            raise _csv_error(reader.line_num, exc) from exc
         finally:
             handle.close()
 
@@ -367,10 +435,18 @@ class CsvLines:
         except UnicodeDecodeError as exc:
             raise _decode_error(self.spec, exc, self.path) from exc
         except csv.Error as exc:
-            raise FileRejected("unreadable_file", f"the CSV cannot be parsed near line {self._line_number}: {exc}",
-                               f"CSV 第 {self._line_number} 行附近无法解析") from exc
+            raise _csv_error(self._line_number, exc) from exc
         self._line_number += reader.line_num - 1
         return cells
+
+
+def _csv_error(line: int, exc: csv.Error) -> FileRejected:
+    detail = printable(str(exc), 300)
+    if "field larger than field limit" in detail:
+        return FileRejected("cell_too_long", f"a field near line {line} is longer than {csv.field_size_limit()} "
+                            "characters (MAX_CELL_CHARS); the file is refused", f"CSV 第 {line} 行附近字段超长")
+    return FileRejected("unreadable_file", f"the CSV cannot be parsed near line {line}: {detail}",
+                        f"CSV 第 {line} 行附近无法解析")
 
 
 def _decode_error(spec: FeedSpec, exc: UnicodeDecodeError, path: Path) -> FileRejected:
@@ -419,12 +495,25 @@ def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
     declared = map_headers(spec, [c.header for c in spec.columns], require=False)
     source = Source(declared, iter(()), [])
     layouts: dict[tuple[str, ...], Layout] = {}
+    seen_keys: set[str] = set()  # sets, not the list: 100k new keys used to cost quadratic time
+    unknown_seen: set[str] = set()
+    limits = Limits.from_env()
 
     def layout_for(keys: tuple[str, ...]) -> Layout:
         layout = layouts.get(keys)
         if layout is None:
+            new_keys = [k for k in keys if k not in seen_keys]
+            seen_keys.update(new_keys)
+            if len(seen_keys) > limits.jsonl_keys:
+                raise FileRejected("too_many_keys", f"the records use more than {limits.jsonl_keys} distinct keys "
+                                   "(MAX_JSONL_KEYS); is every record keyed differently?",
+                                   f"记录中的不同键超过 {limits.jsonl_keys} 个")
             header_map = map_headers(spec, list(keys), require=False)
-            source.unknown.extend(k for k in header_map.unknown if k not in source.unknown)
+            fresh = [k for k in header_map.unknown if k not in unknown_seen]
+            unknown_seen.update(fresh)
+            source.unknown.extend(fresh)
+            if len(layouts) >= limits.jsonl_keys:
+                layouts.clear()  # key orders are unbounded; keep the cache small
             layout = layouts[keys] = build_layout(spec, list(keys), header_map)
         return layout
 
@@ -433,6 +522,11 @@ def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
         try:
             for line_number, line in enumerate(handle, start=1):
                 if not line.strip():
+                    continue
+                if len(line) > limits.line_chars:
+                    yield line_number, [f"(line {line_number} of {len(line)} characters)"], RowError(
+                        "line_too_long", f"the line holds {len(line)} characters, over the limit of "
+                        f"{limits.line_chars} (MAX_LINE_CHARS)", f"该行长度超过上限 {limits.line_chars}")
                     continue
                 try:
                     record = json.loads(line)
@@ -444,7 +538,12 @@ def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
                     yield line_number, [line.rstrip("\n")[:MAX_ORIGINAL_CHARS]], RowError(
                         "json_syntax", "the line is not a JSON object", "该行不是 JSON 对象")
                     continue
-                yield line_number, list(record.values()), layout_for(tuple(record))
+                cells = list(record.values())
+                if long := _long_cell(cells, limits.cell_chars):
+                    yield line_number, [f"(line {line_number} with a {long}-character value)"], _cell_too_long(
+                        long, limits.cell_chars)
+                    continue
+                yield line_number, cells, layout_for(tuple(record))
         except UnicodeDecodeError as exc:
             raise _decode_error(spec, exc, path) from exc
         finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import hmac
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from warehouse.credentials import login_dsn, passfile_of
 from warehouse.db import dsn_parts
 from warehouse.settings import REPO_ROOT, get_settings
 
@@ -49,21 +51,36 @@ class DbtResult:
 
 
 def dbt_env(dsn: str) -> dict[str, str]:
-    parts = dsn_parts(dsn)
-    env = dict(os.environ)
+    """dbt logs in as the transform login: password from the passfile (PGPASSFILE), group role
+    and the PII key's pads as session settings in PGOPTIONS (libpq startup options: never in
+    SQL text, compiled models, dbt's artifacts or its logs)."""
+    login = login_dsn(dsn, "transform")
+    parts = dsn_parts(login)
+    env = {name: value for name, value in os.environ.items() if name not in _SECRET_ENV}
+    pads = hmac_pads(get_settings().pii_key)
     env.update({
         "DBT_PG_HOST": parts["host"],
         "DBT_PG_PORT": parts["port"],
         "DBT_PG_USER": parts["user"],
-        "DBT_PG_PASSWORD": parts["password"],
+        "DBT_PG_PASSWORD": "",
         "DBT_PG_DBNAME": parts["dbname"],
+        "PGPASSFILE": str(passfile_of(login)),
+        "PGOPTIONS": " ".join([parts["options"], f"-c gov.pii_hmac_ipad={pads['PII_HMAC_IPAD']}",
+                               f"-c gov.pii_hmac_opad={pads['PII_HMAC_OPAD']}"]).strip(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
         "DBT_PROJECT_DIR": str(DBT_PROJECT),
     })
-    env.update(hmac_pads(get_settings().pii_key))
     return env
+
+
+_SECRET_ENV = ("PII_HMAC_KEY", "PII_HMAC_IPAD", "PII_HMAC_OPAD", "WAREHOUSE_DSN", "PGPASSWORD", "DBT_PG_PASSWORD")
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Names the PII key without revealing it (HMAC of a constant): recorded per publication."""
+    return hmac.new(key, b"pii-key-fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
 def hmac_pads(key: bytes) -> dict[str, str]:

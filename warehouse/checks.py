@@ -119,3 +119,45 @@ def no_unexpected_shrink(conn, candidate_schema: str, tables: list[str], publish
             details={"published_rows": before, "candidate_rows": after},
         ))
     return checks
+
+
+# --- PII gate ---------------------------------------------------------------------------
+
+PII_PREFILTER = r"[0-9][- ]?[0-9]{4}[- ]?[0-9]{4}"  # cheap: only such texts are examined by pii.find_pii()
+PII_KINDS = {"id_number": "resident ID number", "mobile_phone": "mobile phone number", "bank_card": "bank card number"}
+
+
+def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None) -> list[CheckResult]:
+    """Critical: no text column of a candidate mart holds a clear ID number, mobile phone or bank card.
+
+    Free text (资金用途 "联系人张三 13812345678 …") blocks the publication; the report names
+    the mart, the column, the kind and the count, never the value.
+    """
+    columns: dict[str, list[str]] = {}
+    for table, column in conn.execute(
+            "select c.table_name, c.column_name from information_schema.columns c "
+            "join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name "
+            "where c.table_schema = %s and t.table_type = 'BASE TABLE' "
+            "and c.data_type in ('text', 'character varying', 'character') order by 1, c.ordinal_position",
+            (candidate_schema,)):
+        if marts is None or table in marts:
+            columns.setdefault(table, []).append(column)
+    checks = []
+    for table, names in columns.items():
+        found = sql.SQL(", ").join(
+            sql.SQL("array_agg(distinct pii.find_pii({col})) filter (where {col} ~ {pre} "
+                    "and pii.find_pii({col}) is not null), count(*) filter (where {col} ~ {pre} "
+                    "and pii.find_pii({col}) is not null)").format(col=sql.Identifier(name), pre=sql.Literal(PII_PREFILTER))
+            for name in names)
+        row = conn.execute(sql.SQL("select {} from {}").format(found, sql.Identifier(candidate_schema, table))).fetchone()
+        hits = {name: {"kinds": row[2 * i], "rows": row[2 * i + 1]} for i, name in enumerate(names) if row[2 * i + 1]}
+        message = "; ".join(f"{table}.{name}: {hit['rows']} row(s) with a clear "
+                            + " / ".join(PII_KINDS[k] for k in hit["kinds"]) for name, hit in hits.items())
+        checks.append(CheckResult(
+            "reconciliation", f"{table}_has_no_clear_personal_information", table, "critical",
+            "fail" if hits else "pass", failures=sum(h["rows"] for h in hits.values()),
+            message=(message + " (mask or drop it in the model, or fix the feed)") if hits else
+            f"{len(names)} text column(s) scanned for ID numbers, mobile phones and bank cards",
+            details={"columns_scanned": names, "hits": hits},
+        ))
+    return checks

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
@@ -30,6 +30,8 @@ def dsn_parts(dsn: str) -> dict[str, str]:
         "user": str(info.get("user") or "postgres"),
         "password": str(info.get("password") or ""),
         "dbname": str(info.get("dbname") or "postgres"),
+        "passfile": str(info.get("passfile") or ""),
+        "options": str(info.get("options") or ""),
     }
 
 
@@ -40,6 +42,9 @@ def with_database(dsn: str, dbname: str) -> str:
 
 
 def sqlalchemy_url(dsn: str) -> str:
+    """psycopg2 URL for SQLAlchemy (GX); the passfile and role options travel as libpq parameters."""
     parts = dsn_parts(dsn)
-    auth = parts["user"] + (f":{parts['password']}" if parts["password"] else "")
-    return f"postgresql+psycopg2://{auth}@{parts['host']}:{parts['port']}/{parts['dbname']}"
+    auth = quote(parts["user"], safe="") + (f":{quote(parts['password'], safe='')}" if parts["password"] else "")
+    query = {name: parts[name] for name in ("passfile", "options") if parts[name]}
+    tail = f"?{urlencode(query, quote_via=quote, safe='/')}" if query else ""
+    return f"postgresql+psycopg2://{auth}@{parts['host']}:{parts['port']}/{parts['dbname']}{tail}"

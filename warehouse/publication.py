@@ -29,15 +29,17 @@ from warehouse.affected import BuildPlan, carry_over, plan_build, project_finger
 from warehouse.affected import full as full_plan
 from warehouse.auditsite import refresh_site
 from warehouse.bootstrap import bootstrap
-from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, run_dbt, target_dir
+from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, key_fingerprint, run_dbt, target_dir
 from warehouse.checks import (
     CheckResult,
     from_dbt,
     from_freshness,
     no_unexpected_shrink,
+    pii_scan,
     reconcile,
     reconciliation_pairs,
 )
+from warehouse.credentials import login_dsn
 from warehouse.db import connect
 from warehouse.incremental import incremental_models, seed_candidate_from_published
 from warehouse.lineage import record_lineage
@@ -89,8 +91,9 @@ def build_and_publish(run_id: str, *, dsn: str | None = None, force: bool = Fals
     `full_refresh` rebuilds the incremental event facts from raw instead of starting from
     the published tables (needed after a change of their columns).
     """
-    dsn = dsn or get_settings().dsn
-    bootstrap(dsn)
+    owner = dsn or get_settings().dsn
+    bootstrap(owner)
+    dsn = login_dsn(owner, "transform")  # never the owner or a superuser from here on
     with connect(dsn, autocommit=True) as lock_conn:
         lock_conn.execute("select pg_advisory_lock(%s)", (BUILD_LOCK,))
         try:
@@ -157,15 +160,18 @@ def _mark_failed(dsn: str, publication_id: int, reason: str) -> None:
 def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -> dict[str, Any]:
     with connect(dsn, autocommit=True) as conn:
         batches, published_high_water = pending_batches(conn)
+        key_print = key_fingerprint(get_settings().pii_key)
+        if _key_changed(conn, key_print):  # every person key changes: incremental facts included
+            force = full_refresh = True
         if not force and batches and max(batches) <= published_high_water:
             return {"outcome": "nothing_to_do", "run_id": run_id,
                     "message": f"batches up to {published_high_water} are already published"}
         fingerprint = current_fingerprint()
         plan = _plan(conn, dsn, fingerprint, force)
         publication_id = conn.execute(
-            "insert into audit.publications (run_id, source_batches, project_fingerprint, build_mode) "
-            "values (%s, %s, %s, %s) returning publication_id",
-            (run_id, batches, fingerprint, plan.mode)).fetchone()[0]
+            "insert into audit.publications (run_id, source_batches, project_fingerprint, build_mode, "
+            "pii_key_fingerprint) values (%s, %s, %s, %s, %s) returning publication_id",
+            (run_id, batches, fingerprint, plan.mode, key_print)).fetchone()[0]
         try:
             return _build_gate_publish(conn, run_id, dsn, publication_id, batches, fingerprint, plan,
                                        full_refresh)
@@ -200,6 +206,7 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
     candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
     if candidate_exists:
         checks += reconcile(conn, CANDIDATE_SCHEMA, reconciliation_pairs(_manifest(dsn)))
+        checks += pii_scan(conn, CANDIDATE_SCHEMA, plan.gx_marts())  # carried-over marts passed it before
         if not full_refresh:
             checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
         from expectations.gate import run_suites
@@ -245,6 +252,16 @@ def _freshness(conn, dsn: str) -> list[CheckResult]:
     run = run_dbt(["source", "freshness", "--select", *(f"source:*.{feed}" for feed in feeds),
                    "--output", str(output)], dsn)
     return from_freshness(json.loads(output.read_text()) if output.exists() else None, run.log_tail)
+
+
+def _key_changed(conn, key_print: str) -> bool:
+    """The last publication was built with another PII key: its person keys must all be recomputed."""
+    row = conn.execute("select pii_key_fingerprint from audit.publications where outcome = 'published' "
+                       "order by publication_id desc limit 1").fetchone()
+    if row is not None and row[0] is not None and row[0] != key_print:
+        log.warning("the PII key changed since the last publication: full rebuild of every person key")
+        return True
+    return False
 
 
 def current_fingerprint() -> str:

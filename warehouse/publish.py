@@ -16,6 +16,10 @@ from psycopg import sql
 from warehouse.row_security import apply_row_security
 
 READER_ROLES = ("bi_reader", "auditor")
+# Row-level facts about residents: from these, small counts that aggregates suppress could be
+# recounted (and person keys linked). bi_reader reads the aggregates and dimensions only; the
+# auditor reads everything. Any mart with a person key column is person-level as well.
+PERSON_LEVEL_MARTS = ("fct_mediation_case_parties", "fct_mediation_cases", "fct_service_transactions")
 
 
 def swap_in(conn: psycopg.Connection, candidate: str, published: str = "marts",
@@ -67,6 +71,8 @@ def grant_readers(conn: psycopg.Connection, schema: str) -> None:
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(schema), sql.Identifier(role)))
         conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(
             sql.Identifier(schema), sql.Identifier(role)))
+    for table in person_level_tables(conn, schema):
+        conn.execute(sql.SQL("revoke select on {} from bi_reader").format(sql.Identifier(schema, table)))
     conn.execute(sql.SQL("comment on schema {} is {}").format(
         sql.Identifier(schema), sql.Literal("Published marts: the BI contract / 发布数据集市")))
 
@@ -82,3 +88,12 @@ def _record_versions(conn: psycopg.Connection, published: str, publication_id: i
         conn.execute(sql.SQL("comment on schema {} is {}").format(sql.Identifier(previous), sql.Literal(
             "Previous published marts, kept for rollback (audit.marts_versions) / 上一版本（可回滚）")))
         conn.execute(sql.SQL("revoke usage on schema {} from bi_reader").format(sql.Identifier(previous)))
+
+
+def person_level_tables(conn: psycopg.Connection, schema: str) -> list[str]:
+    """Marts bi_reader may not read: the listed row-level facts and any table with a person key."""
+    return [r[0] for r in conn.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm') and (c.relname = any(%s) or exists ("
+        "select 1 from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped "
+        "and a.attname like '%%person_key')) order by 1", (schema, list(PERSON_LEVEL_MARTS)))]

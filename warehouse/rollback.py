@@ -67,11 +67,11 @@ def _rollback(conn, reason: str) -> dict[str, Any]:
     if restored is None:
         raise NothingToRollBack(f"marts_previous names publication {previous}, which audit.publications lacks")
     copy_key = conn.execute("select exists (select 1 from information_schema.columns where table_schema = 'audit' "
-                            "and table_name = 'publications' and column_name = 'key_fingerprint')").fetchone()[0]
+                            "and table_name = 'publications' and column_name = 'pii_key_fingerprint')").fetchone()[0]
     message = f"rollback to publication {previous}: {reason}"
     # The key that built the restored marts, where publications record one (key-rotation work).
-    key = sql.SQL(", key_fingerprint") if copy_key else sql.SQL("")
-    key_value = sql.SQL(", (select key_fingerprint from audit.publications where publication_id = {})").format(
+    key = sql.SQL(", pii_key_fingerprint") if copy_key else sql.SQL("")
+    key_value = sql.SQL(", (select pii_key_fingerprint from audit.publications where publication_id = {})").format(
         sql.Literal(previous)) if copy_key else sql.SQL("")
     with conn.transaction():
         restored_id, replaced_id = rollback_swap(conn)

@@ -18,6 +18,22 @@ class WarehouseNotConfigured(RuntimeError):
     """No warehouse to connect to: WAREHOUSE_DSN is unset."""
 
 
+class MissingSecret(RuntimeError):
+    """A secret that production requires is not configured (never silently generated)."""
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and var/ state in general) readable by its owner only.
+
+    Group search (x) is tolerated: as root, the embedded server's OS user must traverse var/.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o067:
+        path.chmod(mode & 0o710)
+    return path
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -26,6 +42,7 @@ class Settings:
     reports_dir: Path
     explicit_dsn: str | None
     max_file_bytes: int
+    production: bool = False
 
     @cached_property
     def dsn(self) -> str:
@@ -40,15 +57,31 @@ class Settings:
 
     @property
     def pii_key(self) -> bytes:
-        """HMAC key for person keys: `PII_HMAC_KEY`, else a generated local key file."""
+        """HMAC key for person keys: `PII_HMAC_KEY`, else a generated local key file.
+
+        In production (`WAREHOUSE_ENV=production`) a missing key is an error: a new key
+        would silently change every person key.
+        """
         env_key = os.environ.get("PII_HMAC_KEY")
         if env_key:
             return env_key.encode()
-        key_file = self.var_dir / "pii_hmac.key"
+        if self.production:
+            raise MissingSecret("PII_HMAC_KEY is not set and WAREHOUSE_ENV=production: refusing to generate a new "
+                                "key (every person key would change). Set PII_HMAC_KEY to the warehouse's key.")
+        key_file = private_dir(self.var_dir) / "pii_hmac.key"
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
+            # Written to a 0600 temp file, then linked into place: never chmod-ed, never half
+            # written, and of two concurrent first starts one key wins.
+            tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            try:
+                os.link(tmp, key_file)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         return key_file.read_text().strip().encode()
 
 
@@ -65,4 +98,5 @@ def get_settings() -> Settings:
         reports_dir=Path(os.environ.get("REPORTS_DIR", var_dir / "reports")).resolve(),
         explicit_dsn=os.environ.get("WAREHOUSE_DSN") or None,
         max_file_bytes=int(os.environ.get("MAX_FILE_BYTES", 2 * 1024**3)),
+        production=os.environ.get("WAREHOUSE_ENV", "development").strip().lower() == "production",
     )

@@ -2,27 +2,14 @@
     clear value into a stable keyed person key (HMAC-SHA256 keyed with the secret
     PII_HMAC_KEY) or a masked display value.
 
-    HMAC is computed with PostgreSQL's built-in sha256() (no pgcrypto: the embedded
-    server does not ship it): HMAC(K, m) = H((K ⊕ opad) || H((K ⊕ ipad) || m)). The two
-    padded keys are derived from the secret by warehouse.build.dbt_env and passed in as
-    PII_HMAC_IPAD / PII_HMAC_OPAD (hex); they are as secret as the key itself, and they
-    are rendered into the compiled SQL, so a model that calls person_key() must be
-    materialized as a table, never a view: a view's definition (pg_views) would show them. -#}
+    The key never appears in SQL: pii.person_key() (warehouse/sql/10_least_privilege.sql)
+    computes HMAC(K, m) = H((K ⊕ opad) || H((K ⊕ ipad) || m)) with the built-in sha256()
+    (no pgcrypto: the embedded server does not ship it), reading the padded keys from
+    session settings that warehouse.build gives dbt's connections as startup options.
+    Compiled SQL, dbt's artifacts and logs therefore hold only the function call. -#}
 
 {% macro person_key(expression) -%}
-    case
-        when nullif(upper(trim({{ expression }})), '') is not null
-            then encode(
-                sha256(
-                    decode('{{ env_var("PII_HMAC_OPAD") }}', 'hex')
-                    || sha256(
-                        decode('{{ env_var("PII_HMAC_IPAD") }}', 'hex')
-                        || convert_to(upper(trim({{ expression }})), 'UTF8')
-                    )
-                ),
-                'hex'
-            )
-    end
+    pii.person_key({{ expression }})
 {%- endmacro %}
 
 
@@ -39,13 +26,14 @@
 {%- endmacro %}
 
 
-{#- 13812345678 → 138****5678; anything shorter than 8 characters is fully masked -#}
+{#- 13812345678 → *******5678: the last 4 digits at most (first digits narrow down the
+    carrier and region, enough with a name mask to re-identify); shorter than 8 characters
+    is fully masked -#}
 {% macro mask_phone(expression) -%}
     case
         when nullif(trim({{ expression }}), '') is null then null
         when char_length(trim({{ expression }})) < 8 then repeat('*', char_length(trim({{ expression }})))
-        else left(trim({{ expression }}), 3)
-            || repeat('*', char_length(trim({{ expression }})) - 7)
+        else repeat('*', char_length(trim({{ expression }})) - 4)
             || right(trim({{ expression }}), 4)
     end
 {%- endmacro %}

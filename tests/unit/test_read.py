@@ -109,7 +109,7 @@ def test_jsonl_key_orders_unknown_keys_and_broken_lines(tmp_path):
 @pytest.mark.parametrize("name, content, rule", [
     ("fund_allocations.csv", b"", "empty_file"),
     ("fund_allocations.json", b"{}", "wrong_format"),
-    ("fund_allocations.csv", b"a\x00b", "wrong_format"),
+    ("fund_allocations.csv", "BF1,x,y,1,2021\n".encode("utf-16-le"), "wrong_format"),  # NUL-riddled: binary
     ("fund_allocations.csv", b"x" * 50, "file_too_large"),
 ])
 def test_check_file(tmp_path, name, content, rule):

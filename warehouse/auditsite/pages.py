@@ -161,8 +161,8 @@ def _summary(pub: Publication) -> str:
               ("checks total / 检查总数", r["checks_total"], "checks_total"),
               ("source batches / 输入批次", len(r["source_batches"]), "source_batches"),
               ("project fingerprint / 项目指纹", r.get("project_fingerprint"), None)]
-    if "key_fingerprint" in r:
-        fields.append(("PII key fingerprint / 密钥指纹", r.get("key_fingerprint"), "key_fingerprint"))
+    if "pii_key_fingerprint" in r:
+        fields.append(("PII key fingerprint / 密钥指纹", r.get("pii_key_fingerprint"), "pii_key_fingerprint"))
     return ('<h2>Summary / 概要</h2><table id="summary">'
             + "".join(f"<tr><th>{label}</th>{_td(value, field)}</tr>" for label, value, field in fields) + "</table>")
 
