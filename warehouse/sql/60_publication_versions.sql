@@ -65,3 +65,7 @@ grant select, insert on audit.marts_versions to gov_transform;
 grant select on audit.marts_versions to auditor;
 grant select, insert on audit.publication_lineage, audit.publication_mart_rows to gov_transform;
 grant select on audit.publication_lineage, audit.publication_mart_rows to auditor;
+-- The report site is rebuilt by the publication step (the transform login): it shows rejects per feed and
+-- rule. audit.rejected_rows holds pii columns masked (clear values are in audit.rejected_values_clear,
+-- data_steward only), so reading it gives the transform login nothing personal.
+grant select on audit.rejected_rows, audit.ingestion_warnings to gov_transform;
