@@ -57,9 +57,10 @@ def _dbt_processes(target_fragment: str) -> list[int]:
 
 def test_killed_dbt_is_a_failure_that_is_retried_not_a_block(db, warehouse_dsn, tmp_path):
     from warehouse.build import target_dir
+    from warehouse.credentials import login_dsn
 
     load_file("party_organizations", write_party_workbook(tmp_path / "party_organizations.xlsx", GOOD_ROWS))
-    target = str(target_dir(warehouse_dsn))
+    target = str(target_dir(login_dsn(warehouse_dsn, "transform")))  # dbt runs as the transform login
     killed: list[int] = []
 
     def kill_dbt_build() -> None:
