@@ -83,6 +83,9 @@ def celery_env(*, api_port: int, metadata_dsn: str, redis_url: str | None = None
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "infra.airflow_env.worker_hostname",
         "AIRFLOW__CELERY__BROKER_URL": redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": redis_key_prefix(api_port),
+        # The provider's default, said out loud (it warns otherwise). A task of a dead worker is
+        # not left to this: the scheduler fails or retries it (task heartbeats, queued timeout).
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + sqlalchemy_url(metadata_dsn),
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": "ingest",
     }
