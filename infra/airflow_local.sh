@@ -130,8 +130,12 @@ do_start() {
 }
 
 do_status() {
-    local name
-    for name in supervisor "${COMPONENTS[@]}"; do
+    local name pid_file extra=()
+    for pid_file in "$RUN_DIR"/worker*.pid; do  # Celery workers, whatever EXECUTOR says now
+        [[ -f "$pid_file" ]] && name="$(basename "$pid_file" .pid)" && [[ " ${COMPONENTS[*]} " != *" $name "* ]] &&
+            extra+=("$name")
+    done
+    for name in supervisor "${COMPONENTS[@]}" "${extra[@]}"; do
         if alive "$name"; then echo "$name: running (pid $(cat "$RUN_DIR/$name.pid"))"; else echo "$name: stopped"; fi
     done
     "$PY" -c "from infra.airflow_env import health; print(health('$URL'))" 2>/dev/null || echo "api-server: no answer at $URL"
