@@ -111,6 +111,12 @@ do_start() {
         exit 1
     fi
 
+    if [[ "$EXECUTOR" == celery ]] && ! "$PY" -c "import os, redis
+redis.Redis.from_url(os.environ['AIRFLOW__CELERY__BROKER_URL'], socket_connect_timeout=3).ping()" 2>/dev/null; then
+        echo "the Celery broker $AIRFLOW__CELERY__BROKER_URL does not answer; start Redis or set REDIS_URL" >&2
+        exit 1
+    fi
+
     echo "migrating the Airflow metadata database ..."
     "$AIRFLOW" db migrate >"$LOG_DIR/db-migrate.log" 2>&1 || {
         tail -n 30 "$LOG_DIR/db-migrate.log" >&2; exit 1; }
