@@ -54,6 +54,15 @@ alive() {  # alive NAME -> 0 when the pid in its pid file runs
     [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null
 }
 
+other_workers() {  # Celery workers with a pid file that this EXECUTOR / CELERY_WORKERS would not start
+    local pid_file name
+    for pid_file in "$RUN_DIR"/worker*.pid; do
+        [[ -f "$pid_file" ]] || continue
+        name="$(basename "$pid_file" .pid)"
+        [[ " ${COMPONENTS[*]} " == *" $name "* ]] || echo "$name"
+    done
+}
+
 do_stop() {
     "$PY" -m infra.supervise stop --run-dir "$RUN_DIR" --grace 30
 }
@@ -91,7 +100,7 @@ do_start() {
     mkdir -p "$RUN_DIR" "$LOG_DIR"
     local running=0 name
     for name in supervisor "${COMPONENTS[@]}"; do alive "$name" && running=$((running + 1)); done
-    if (( running == ${#COMPONENTS[@]} + 1 )); then
+    if (( running == ${#COMPONENTS[@]} + 1 )) && [[ -z "$(other_workers)" ]]; then
         echo "Airflow already runs."
         eval "$("$PY" -m infra.airflow_env exports --home "$HOME_DIR" --port "$PORT" --executor "$EXECUTOR")"
         print_access
@@ -136,11 +145,8 @@ redis.Redis.from_url(os.environ['AIRFLOW__CELERY__BROKER_URL'], socket_connect_t
 }
 
 do_status() {
-    local name pid_file extra=()
-    for pid_file in "$RUN_DIR"/worker*.pid; do  # Celery workers, whatever EXECUTOR says now
-        [[ -f "$pid_file" ]] && name="$(basename "$pid_file" .pid)" && [[ " ${COMPONENTS[*]} " != *" $name "* ]] &&
-            extra+=("$name")
-    done
+    local name extra=()
+    mapfile -t extra < <(other_workers)
     for name in supervisor "${COMPONENTS[@]}" "${extra[@]}"; do
         if alive "$name"; then echo "$name: running (pid $(cat "$RUN_DIR/$name.pid"))"; else echo "$name: stopped"; fi
     done
