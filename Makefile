@@ -40,8 +40,9 @@ test: $(STAMP)
 test-faults: $(STAMP)
 	@$(PY) -m pytest tests/airflow/test_faults.py -s
 
+# make airflow [EXECUTOR=celery] [CELERY_WORKERS=2]: LocalExecutor, or CeleryExecutor with supervised workers
 airflow: $(STAMP)
-	@bash infra/airflow_local.sh
+	@EXECUTOR=$(or $(EXECUTOR),local) CELERY_WORKERS=$(or $(CELERY_WORKERS),2) bash infra/airflow_local.sh
 
 bi: $(STAMP)
 	@bash infra/bi/install.sh

@@ -43,9 +43,10 @@ def make_airflow_env(metadata_dsn: str, tmp_path: Path):
     """Build the env of an isolated Airflow: free ports, temp AIRFLOW_HOME, fresh metadata DB.
 
     Call it after `warehouse_dsn` has set the warehouse variables; extra variables override.
+    `executor="celery"`: CeleryExecutor on the Redis of this machine, keys prefixed by the api port.
     """
 
-    def make(**extra: str) -> dict[str, str]:
+    def make(executor: str = "local", **extra: str) -> dict[str, str]:
         home = tmp_path / "airflow_home"
         (home / "plugins").mkdir(parents=True, exist_ok=True)
         env = airflow_env(
@@ -54,6 +55,7 @@ def make_airflow_env(metadata_dsn: str, tmp_path: Path):
             api_port=free_port(),
             worker_log_port=free_port(),
             trigger_log_port=free_port(),
+            executor=executor,
         )
         env.update(
             {

@@ -1,0 +1,343 @@
+"""End to end under CeleryExecutor: files of several feeds, dropped at once, are loaded by
+both Celery workers, exactly once, and published.
+
+The stack runs as `make airflow EXECUTOR=celery` runs it: every component, the two Celery
+workers included, under infra/supervise.py, with the settings of infra/airflow_env.py
+(broker: the Redis on 127.0.0.1:6379 with this stack's key prefix; result backend: the
+fresh metadata database; queues routed by infra/deploy/airflow_local_settings.py). Free
+ports, a temp AIRFLOW_HOME, fresh metadata and warehouse databases. Teardown stops the
+stack the way `make stop` does (`infra.supervise stop`), proves no process of it is left,
+and deletes its Redis keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from infra import supervise
+from infra.airflow_env import wait_healthy, wait_workers, worker_components
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
+WORKERS = ("worker1", "worker2")
+# Eight feeds that publish on their own (no feed among them needs one outside the set).
+FEEDS = (
+    "party_organizations",
+    "residential_compounds",
+    "social_organizations",
+    "social_workers",
+    "community_facilities",
+    "service_purchase_projects",
+    "fund_allocations",
+    "service_items",
+)
+PARTY_KPIS = {
+    "street_working_committees": 13,
+    "community_regional_party_committees": 123,
+    "compound_party_branches": 1391,
+    "party_member_responsibility_areas": 4284,
+}
+PUBLISH_TIMEOUT = 240
+
+
+class CeleryStack:
+    """The supervised stack: supervisor process, its run and log folders, the env."""
+
+    def __init__(self, env: dict[str, str], run_dir: Path, log_dir: Path) -> None:
+        self.env = env
+        self.run_dir = run_dir
+        self.log_dir = log_dir
+        self.url = env["AIRFLOW__API__BASE_URL"]
+        self.prefix = env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        port = self.env["AIRFLOW__API__PORT"]
+        args = [
+            sys.executable, "-m", "infra.supervise", "run", "--run-dir", str(self.run_dir),
+            "--log-dir", str(self.log_dir), "--grace", "20",
+            "--component", f"api-server={AIRFLOW_BIN} api-server --host 127.0.0.1 --port {port}",
+            "--after-port", port,
+            "--component", f"scheduler={AIRFLOW_BIN} scheduler --skip-serve-logs",
+            "--component", f"dag-processor={AIRFLOW_BIN} dag-processor",
+            "--component", f"triggerer={AIRFLOW_BIN} triggerer --skip-serve-logs",
+        ]  # fmt: skip
+        for name, command in worker_components(str(AIRFLOW_BIN), workers=len(WORKERS)):
+            args += ["--component", f"{name}={command}"]
+        out = (self.log_dir / "supervisor.log").open("ab")
+        self.proc = subprocess.Popen(
+            args, env=self.env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def assert_running(self) -> None:
+        """The supervisor runs and has had to restart nothing (a restart means a component died)."""
+        assert self.proc is not None and self.proc.poll() is None, f"supervisor exited:\n{self.log('supervisor')}"
+        assert "exited with" not in self.log("supervisor"), self.log("supervisor")
+
+    def groups(self) -> dict[str, int]:
+        return {p.stem: int(p.read_text()) for p in self.run_dir.glob("*.pid") if p.read_text().strip().isdigit()}
+
+
+@pytest.fixture
+def celery_stack(warehouse_dsn, make_airflow_env, migrate, tmp_path) -> Iterator[CeleryStack]:
+    env = make_airflow_env(executor="celery")
+    run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
+    run_dir.mkdir()
+    log_dir.mkdir()
+    stack = CeleryStack(env, run_dir, log_dir)
+    broker = redis.Redis.from_url(env["AIRFLOW__CELERY__BROKER_URL"])
+    assert not list(broker.scan_iter(f"{stack.prefix}*")), f"Redis keys {stack.prefix}* exist before the test"
+    print(f"\nairflow db migrate: {migrate(env):.1f} s")
+    groups: dict[str, int] = {}
+    try:
+        started = time.monotonic()
+        stack.start()
+        wait_healthy(stack.url, timeout=180)
+        workers_after = wait_workers(env, WORKERS, timeout=120)
+        groups = stack.groups()
+        print(f"stack healthy after {time.monotonic() - started:.1f} s (workers answering {workers_after:.1f} s later)")
+        yield stack
+    finally:
+        stopped_at = time.monotonic()
+        groups = groups or stack.groups()
+        supervise.stop(run_dir, grace=20)  # what `make stop` runs
+        if stack.proc is not None:
+            stack.proc.wait(timeout=30)
+        print(f"stopped in {time.monotonic() - stopped_at:.1f} s: {sorted(groups)}")
+        left = [name for name, pgid in groups.items() if supervise.group_alive(pgid)]
+        keys = list(broker.scan_iter(f"{stack.prefix}*"))
+        if keys:
+            broker.delete(*keys)
+        assert not list(broker.scan_iter(f"{stack.prefix}*"))
+        broker.close()
+        for name in ("supervisor", "scheduler", *WORKERS):
+            if "Traceback" in stack.log(name):
+                print(f"--- {name} log (tail) ---\n{stack.log(name)[-2500:]}")
+        assert left == [], f"still running after stop: {left}"
+        assert {"supervisor", "api-server", *WORKERS} <= set(groups), groups
+
+
+def _wait_for(what: str, probe, timeout: float, stack: CeleryStack, poll: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        stack.assert_running()
+        time.sleep(poll)
+    logs = "\n".join(f"--- {n} ---\n{stack.log(n)[-2000:]}" for n in ("supervisor", "scheduler", *WORKERS))
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
+
+
+def _metadata(env: dict[str, str], query: str, *params) -> list[tuple]:
+    dsn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _warehouse(dsn: str, query: str, *params) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _deliver(source: Path, folder: Path) -> None:
+    """Write `name.part`, then rename: a finished delivery."""
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f"{source.name}.part"
+    shutil.copyfile(source, partial)
+    partial.rename(folder / source.name)
+
+
+def _api(stack: CeleryStack, path: str, body: dict | None = None, token: str | None = None) -> dict:
+    request = urllib.request.Request(
+        stack.url + path,
+        method="GET" if body is None else "POST",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+@pytest.mark.e2e
+def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
+    celery_stack, warehouse_dsn, tmp_path, record_property
+):
+    from ingestion.generate import generate_sample
+
+    stack, env = celery_stack, celery_stack.env
+    samples = generate_sample(tmp_path / "incoming", feeds=list(FEEDS))
+    landing = Path(env["LANDING_URI"])
+
+    # The policy module is the deployment's, loaded by every component: build_publish runs
+    # one task at a time (the workers' concurrency would allow more).
+    assert _metadata(env, "select max_active_tasks, max_active_runs from dag where dag_id = 'build_publish'") == [
+        (1, 1)
+    ]
+    for feed in FEEDS:
+        _wait_for(
+            f"the landing watcher of {feed}",
+            lambda feed=feed: f"Watching {(landing / feed).resolve()}" in stack.log("triggerer"),
+            90,
+            stack,
+            poll=0.5,
+        )
+    _wait_for(
+        "the startup sweep to finish",
+        lambda: (
+            _metadata(env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
+            and _metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
+        ),
+        120,
+        stack,
+    )
+    assert _metadata(env, "select count(*) from dag_run where dag_id like 'ingest_%%'")[0][0] == 0
+
+    dropped = time.monotonic()
+    for feed, path in samples.items():
+        _deliver(path, landing / feed)
+
+    def settled():
+        outcomes = dict(_warehouse(warehouse_dsn, "select outcome, message from audit.publications"))
+        assert "blocked" not in outcomes, f"a publication was blocked: {outcomes['blocked']}"
+        loaded = {b for (b,) in _warehouse(warehouse_dsn, "select batch_id from audit.ingestion_batches")}
+        built = {
+            b
+            for (batches,) in _warehouse(
+                warehouse_dsn, "select source_batches from audit.publications where outcome = 'published'"
+            )
+            for b in batches
+        }
+        busy = _metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0]
+        waiting = _metadata(env, "select count(*) from asset_dag_run_queue")[0][0]
+        return len(loaded) >= len(FEEDS) and loaded <= built and busy == 0 and waiting == 0
+
+    _wait_for("every file loaded, built and published, and Airflow idle", settled, PUBLISH_TIMEOUT, stack)
+    seconds = time.monotonic() - dropped
+    print(f"drop of {len(FEEDS)} files to published and idle: {seconds:.1f} s; load average {_loadavg()}")
+    record_property("celery_drop_to_published_seconds", round(seconds, 1))
+
+    # Every file loaded exactly once: one batch per file, nothing lost, no content twice.
+    batches = _warehouse(
+        warehouse_dsn,
+        "select batch_id, feed_id, file_name, sha256, status, rows_in, rows_loaded, rows_rejected "
+        "from audit.ingestion_batches order by feed_id",
+    )
+    assert sorted(b[1] for b in batches) == sorted(FEEDS), batches
+    assert len({b[3] for b in batches}) == len(batches), "a file's content was loaded twice"
+    for batch_id, feed, file_name, _, status, rows_in, rows_loaded, rows_rejected in batches:
+        assert file_name == samples[feed].name
+        assert status in ("loaded", "partial"), (feed, status)
+        assert rows_loaded > 0 and rows_in == rows_loaded + rows_rejected, (feed, rows_in, rows_loaded, rows_rejected)
+        stored = _warehouse(warehouse_dsn, f"select count(*) from raw.{feed} where _batch_id = %s", batch_id)[0][0]
+        assert stored == rows_loaded, (feed, stored, rows_loaded)
+    assert [p for p in landing.rglob("*") if p.is_file()] == [], "every delivery was taken and archived"
+
+    # Where the tasks ran, from Airflow's metadata.
+    ingests = _metadata(
+        env,
+        "select dag_id, hostname, queue from task_instance where dag_id like 'ingest_%%' and state = 'success'",
+    )
+    assert sorted(dag for dag, _, _ in ingests) == sorted(f"ingest_{feed}" for feed in FEEDS), ingests
+    assert {queue for _, _, queue in ingests} == {"ingest"}
+    ingest_workers = {hostname.split("@", 1)[0] for _, hostname, _ in ingests}
+    print("ingest tasks per worker:", {w: sum(h.startswith(f"{w}@") for _, h, _ in ingests) for w in WORKERS})
+    assert ingest_workers == set(WORKERS), f"ingest tasks ran on {ingest_workers}, not on both workers"
+
+    builds = _metadata(
+        env,
+        "select hostname, queue, state, start_date, end_date from task_instance where dag_id = 'build_publish' "
+        "union all select hostname, queue, state, start_date, end_date from task_instance_history "
+        "where dag_id = 'build_publish' order by 4",
+    )
+    assert builds and all(state in ("success", "skipped") for _, _, state, _, _ in builds), builds
+    assert {queue for _, queue, _, _, _ in builds} == {"build"}
+    assert {hostname.split("@", 1)[0] for hostname, *_ in builds} == {"worker1"}  # the one worker on `build`
+    for earlier, later in pairwise(builds):
+        assert later[3] >= earlier[4], f"two builds at once: {earlier} and {later}"
+    print(f"builds: {len(builds)}")
+
+    # The publication reached `published`, and the marts hold what it recorded.
+    [(publication_id, outcome)] = _warehouse(
+        warehouse_dsn,
+        "select publication_id, outcome from audit.publications where outcome = 'published' "
+        "order by publication_id desc limit 1",
+    )
+    mart_rows = _warehouse(
+        warehouse_dsn,
+        "select mart, row_count, source_feeds from audit.publication_mart_rows where publication_id = %s",
+        publication_id,
+    )
+    for feed in FEEDS:
+        assert any(feed in (sources or []) and count > 0 for _, count, sources in mart_rows), (feed, mart_rows)
+    for mart, count, _ in mart_rows:
+        assert _warehouse(warehouse_dsn, f'select count(*) from marts."{mart}"')[0][0] == count, mart
+    kpis = dict(_warehouse(warehouse_dsn, "select kpi_code, kpi_value from marts.governance_kpis"))
+    assert {code: float(kpis[code]) for code in PARTY_KPIS} == PARTY_KPIS
+
+    # A task log written by a worker reads through the api-server (no log server listens).
+    password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
+    token = _api(stack, "/auth/token", {"username": "admin", "password": password})["access_token"]
+    for worker in WORKERS:
+        [(dag_id, run_id)] = _metadata(
+            env,
+            "select dag_id, run_id from task_instance where dag_id like 'ingest_%%' and state = 'success' "
+            "and hostname like %s order by dag_id limit 1",
+            f"{worker}@%",
+        )
+        log = _api(stack, f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/ingest/logs/1", token=token)
+        assert "rows_loaded" in json.dumps(log), f"no task log of {dag_id} from {worker}: {str(log)[:2000]}"
+
+    # The broker is this stack's: its queues live under its key prefix.
+    broker = redis.Redis.from_url(env["AIRFLOW__CELERY__BROKER_URL"])
+    assert broker.exists(f"{stack.prefix}_kombu.binding.build", f"{stack.prefix}_kombu.binding.ingest") == 2
+    broker.close()
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def test_celery_settings_keep_stacks_apart_and_secrets_out(tmp_path):
+    """Two stacks on one Redis: distinct key prefixes; the result backend names a passfile, never a password."""
+    from infra.airflow_env import DEPLOY_DIR, airflow_env
+
+    dsn = "postgresql://airflow@127.0.0.1:5432/airflow?passfile=/srv/pgpass"
+    one, two = (
+        airflow_env(home=tmp_path / str(port), metadata_dsn=dsn, api_port=port, base={}, executor="celery")
+        for port in (8080, 8090)
+    )
+    prefix = "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"
+    assert (one[prefix], two[prefix]) == ("airflow-8080:", "airflow-8090:")
+    assert one["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert one["AIRFLOW__CELERY__RESULT_BACKEND"] == (
+        "db+postgresql+psycopg2://airflow@127.0.0.1:5432/airflow?passfile=/srv/pgpass"
+    )
+    assert str(DEPLOY_DIR) in one["PYTHONPATH"].split(os.pathsep)  # the deployment's policy module, not a copy
+    local = airflow_env(home=tmp_path / "local", metadata_dsn=dsn, base={})
+    assert local["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor" and prefix not in local
+    assert str(DEPLOY_DIR) not in local["PYTHONPATH"].split(os.pathsep)
+
+    components = dict(worker_components("airflow", workers=3, concurrency=2))
+    assert list(components) == ["worker1", "worker2", "worker3"]
+    assert "--queues build,ingest" in components["worker1"]
+    assert all("--queues ingest " in components[name] for name in ("worker2", "worker3"))
+    assert all("--skip-serve-logs" in command for command in components.values())
