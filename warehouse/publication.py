@@ -400,7 +400,8 @@ def _record(conn, publication_id: int, outcome: str, publication: dict, checks: 
             )
         conn.execute(
             "update audit.publications set finished_at = clock_timestamp(), outcome = %s, checks_total = %s, "
-            "checks_passed = %s, checks_failed = %s, report_path = %s, message = %s where publication_id = %s",
+            "checks_passed = %s, checks_failed = %s, report_path = %s, message = %s, phase_seconds = %s "
+            "where publication_id = %s",
             (outcome, publication["checks_total"], publication["checks_passed"], publication["checks_failed"],
-             report, publication["message"], publication_id),
+             report, publication["message"], Jsonb(publication["phase_seconds"]), publication_id),
         )

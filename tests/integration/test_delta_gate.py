@@ -138,7 +138,8 @@ def test_partial_build_checks_event_facts_on_the_delta(sample):
         recorded = conn.execute("select phase_seconds from audit.publications where publication_id = %s",
                                 (result["publication_id"],)).fetchone()[0]
     assert set(phases) <= set(recorded) and recorded["report"] >= 0
-    assert "phase_seconds" in Path(result["report_path"]).read_text("utf-8")
+    page = Path(result["report_path"]).read_text("utf-8")  # the report site's page
+    assert 'data-field="phase_seconds"' in page and "dbt_build" in page
 
 
 def test_bad_row_in_the_delta_blocks(sample):
