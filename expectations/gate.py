@@ -81,6 +81,9 @@ def run_suites(dsn: str, schema: str, marts: set[str] | None = None, delta: Delt
             # A mart can have both a critical and a warning suite: one asset and batch definition for both.
             if mart in batch_definitions:
                 batch_definition = batch_definitions[mart]
+            elif delta is not None and delta.covers(mart) and delta.rows_schema:  # the new rows, copied once
+                asset = datasource.add_table_asset(name=mart, table_name=mart, schema_name=delta.rows_schema)
+                batch_definition = batch_definitions[mart] = asset.add_batch_definition_whole_table(f"{mart}_delta")
             elif delta is not None and delta.covers(mart):
                 asset = datasource.add_query_asset(name=mart, query=_delta_query(schema, mart, delta))
                 batch_definition = batch_definitions[mart] = asset.add_batch_definition_whole_table(f"{mart}_delta")

@@ -73,16 +73,38 @@ def reconciliation_pairs(manifest: dict) -> list[tuple[str, tuple[str, ...], str
 
 @dataclass(frozen=True)
 class Delta:
-    """The batches a build adds to the published marts, and the event-fact marts checked on those rows only."""
+    """The batches a build adds to the published marts, and the event-fact marts checked on those rows only.
+
+    `rows_schema`, once stage_delta() ran: where those rows were copied, one table per mart,
+    so that the PII scan and each GX expectation read the delta, not a scan of all history.
+    """
 
     batches: tuple[int, ...]
     marts: frozenset[str]
+    rows_schema: str | None = None
 
     def covers(self, mart: str) -> bool:
         return mart in self.marts
 
 
 BATCH_COLUMN = "source_batch_id"  # each event-fact row names the batch it came from
+DELTA_SCHEMA = "marts_candidate_delta"  # the transform login's scratch schema, dropped after the gate
+
+
+def stage_delta(conn, candidate_schema: str, delta: Delta, schema: str = DELTA_SCHEMA) -> Delta:
+    """Copy the new batches' rows of each delta mart into `schema` (one scan per mart, in one transaction)."""
+    with conn.transaction():
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+        for mart in sorted(delta.marts):
+            conn.execute(sql.SQL("create table {} as select * from {} where {} = any(%s)").format(
+                sql.Identifier(schema, mart), sql.Identifier(candidate_schema, mart), sql.Identifier(BATCH_COLUMN)),
+                (list(delta.batches),))
+    return Delta(delta.batches, delta.marts, schema)
+
+
+def drop_delta(conn, schema: str = DELTA_SCHEMA) -> None:
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
 
 
 def reconcile(conn, candidate_schema: str, pairs: list[tuple[str, tuple[str, ...], str]],
@@ -142,8 +164,9 @@ def reconcile_delta(conn, candidate_schema: str, raw_table: str, raw_key: tuple[
         "with n as (select distinct {keys} from {raw} where _batch_id = any(%(b)s)) "
         "select (select count(*) from n), "
         "(select count(*) from n where not exists (select 1 from {pub} as p where {match})), "
-        "(select count(*) from {cand} where {batch} = any(%(b)s)), "
-        "(select count(*) from {cand}), (select count(*) from {pub})").format(
+        "c.delta_rows, c.candidate_rows, (select count(*) from {pub}) "
+        "from (select count(*) filter (where {batch} = any(%(b)s)) as delta_rows, count(*) as candidate_rows "
+        "from {cand}) as c").format(
             keys=keys, raw=sql.Identifier("raw", raw_table), pub=sql.Identifier(published, mart), match=match,
             cand=sql.Identifier(candidate_schema, mart), batch=sql.Identifier(BATCH_COLUMN)),
         {"b": list(batches)}).fetchone()
@@ -297,11 +320,12 @@ def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None,
                     "and pii.find_pii({col}) is not null), count(*) filter (where {col} ~ {pre} "
                     "and pii.find_pii({col}) is not null)").format(col=sql.Identifier(name), pre=sql.Literal(PII_PREFILTER))
             for name in names)
-        where, params = sql.SQL(""), None
-        if delta is not None and delta.covers(table):
+        source, where, params = sql.Identifier(candidate_schema, table), sql.SQL(""), None
+        if delta is not None and delta.covers(table) and delta.rows_schema:
+            source = sql.Identifier(delta.rows_schema, table)
+        elif delta is not None and delta.covers(table):
             where, params = sql.SQL(" where {} = any(%s)").format(sql.Identifier(BATCH_COLUMN)), (list(delta.batches),)
-        row = conn.execute(sql.SQL("select {} from {}{}").format(
-            found, sql.Identifier(candidate_schema, table), where), params).fetchone()
+        row = conn.execute(sql.SQL("select {} from {}{}").format(found, source, where), params).fetchone()
         hits = {name: {"kinds": row[2 * i], "rows": row[2 * i + 1]} for i, name in enumerate(names) if row[2 * i + 1]}
         message = "; ".join(f"{table}.{name}: {hit['rows']} row(s) with a clear "
                             + " / ".join(PII_KINDS[k] for k in hit["kinds"]) for name, hit in hits.items())

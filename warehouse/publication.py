@@ -40,12 +40,14 @@ from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, key_fingerprint, run_dbt
 from warehouse.checks import (
     CheckResult,
     Delta,
+    drop_delta,
     from_dbt,
     no_unexpected_shrink,
     pii_scan,
     reconcile,
     reconciliation_pairs,
     source_freshness,
+    stage_delta,
 )
 from warehouse.credentials import login_dsn
 from warehouse.db import connect
@@ -248,10 +250,18 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
             if not full_refresh:
                 checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, [
                     m for m in incremental if (rebuilt is None or m in rebuilt) and not (delta and delta.covers(m))])
-        with phase("pii_scan"):
-            checks += pii_scan(conn, CANDIDATE_SCHEMA, rebuilt, delta)
-        with phase("gx"):
-            checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=rebuilt, delta=delta)
+        try:
+            if delta is not None:
+                with phase("stage_delta"):
+                    delta = stage_delta(conn, CANDIDATE_SCHEMA, delta)
+            with phase("pii_scan"):
+                checks += pii_scan(conn, CANDIDATE_SCHEMA, rebuilt, delta)
+            with phase("gx"):
+                checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=rebuilt, delta=delta)
+        finally:
+            if delta is not None and delta.rows_schema:
+                with suppress(psycopg.Error):  # a leftover is dropped by the next build's stage_delta
+                    drop_delta(conn, delta.rows_schema)
     with phase("freshness"):
         checks += source_freshness(conn, manifest, _loaded_feeds(conn))
 

@@ -16,7 +16,7 @@ import pytest
 from ingestion.load import load_file
 from ingestion.registry import get_spec
 from tests.integration.sample_warehouse import published_sample
-from warehouse.checks import Delta, pii_scan, reconcile_delta
+from warehouse.checks import DELTA_SCHEMA, Delta, drop_delta, pii_scan, reconcile_delta, stage_delta
 from warehouse.publication import build_and_publish
 
 PHONE = "13812345678"
@@ -76,6 +76,13 @@ def test_pii_scan_on_the_delta_reads_new_rows_only(db):
     db.execute("update marts_delta_test.fct_demo set note = %s where case_no = 'D'", (f"call {PHONE}",))
     [check] = pii_scan(db, "marts_delta_test", {"fct_demo"}, delta)
     assert check.status == "fail" and check.failures == 1 and PHONE not in check.message
+    staged = stage_delta(db, "marts_delta_test", delta)  # what the pipeline does: the new rows copied once
+    assert db.execute(f"select array_agg(case_no order by case_no) from {DELTA_SCHEMA}.fct_demo").fetchone()[0] == \
+        ["C", "D"]
+    [check] = pii_scan(db, "marts_delta_test", {"fct_demo"}, staged)
+    assert check.status == "fail" and check.failures == 1
+    drop_delta(db)
+    assert db.execute("select to_regnamespace(%s)", (DELTA_SCHEMA,)).fetchone()[0] is None
 
 
 # --- through the pipeline ------------------------------------------------------------------
@@ -131,13 +138,15 @@ def test_partial_build_checks_event_facts_on_the_delta(sample):
     assert "freshness source.governance.justice.mediation_cases" in freshness
 
     phases = result["phase_seconds"]
-    for name in ("prepare_candidate", "dbt_build", "dbt_startup_parse", "reconcile", "pii_scan", "gx",
+    for name in ("prepare_candidate", "dbt_build", "dbt_startup_parse", "reconcile", "stage_delta", "pii_scan", "gx",
                  "freshness", "swap"):
         assert phases[name] >= 0, name
     with psycopg.connect(sample.dsn) as conn:
         recorded = conn.execute("select phase_seconds from audit.publications where publication_id = %s",
                                 (result["publication_id"],)).fetchone()[0]
     assert set(phases) <= set(recorded) and recorded["report"] >= 0
+    with psycopg.connect(sample.dsn) as conn:  # the staged delta rows are gone with the gate
+        assert conn.execute("select to_regnamespace(%s)", (DELTA_SCHEMA,)).fetchone()[0] is None
     page = Path(result["report_path"]).read_text("utf-8")  # the report site's page
     assert 'data-field="phase_seconds"' in page and "dbt_build" in page
 
