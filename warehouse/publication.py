@@ -38,6 +38,7 @@ from warehouse.auditsite import refresh_site
 from warehouse.bootstrap import bootstrap
 from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, key_fingerprint, run_dbt, target_dir
 from warehouse.checks import (
+    BATCH_COLUMN,
     CheckResult,
     Delta,
     drop_delta,
@@ -315,8 +316,11 @@ def _delta(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool) ->
 
 
 def _in_both(conn, mart: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null and to_regclass(%s) is not null",
-                        (f"{CANDIDATE_SCHEMA}.{mart}", f"marts.{mart}")).fetchone()[0]
+    """Candidate and published table exist and stamp rows with their batch: else every row is checked."""
+    return conn.execute(
+        "select count(*) = 2 from pg_attribute where attname = %s and not attisdropped "
+        "and attrelid in (to_regclass(%s), to_regclass(%s))",
+        (BATCH_COLUMN, f"{CANDIDATE_SCHEMA}.{mart}", f"marts.{mart}")).fetchone()[0]
 
 
 def _record_phases(conn, publication_id: int, seconds: dict[str, float]) -> None:
