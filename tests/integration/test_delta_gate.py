@@ -175,3 +175,13 @@ def test_an_older_unpublished_batch_stays_in_the_delta(sample):
     with psycopg.connect(sample.dsn) as conn:
         assert conn.execute("select count(*) from marts.fct_mediation_cases where case_no like %s",
                             ("%-D3",)).fetchone()[0] == 0
+
+
+def test_a_full_refresh_checks_every_row(sample):
+    result = build_and_publish("full-refresh", dsn=sample.dsn, full_refresh=True)
+
+    assert result["outcome"] == "blocked" and result["build_mode"] == "full" and result["checked_batches"] is None
+    check = {c["name"]: c for c in result["failed_checks"]}["fct_mediation_cases_has_no_clear_personal_information"]
+    assert check["details"]["mode"] == "full"
+    status, details = _checks(sample, result["publication_id"])["mediation_cases_keys_reach_fct_mediation_cases"]
+    assert status == "pass" and "raw_keys" in details  # the count over all of raw, not the delta identity
