@@ -29,9 +29,11 @@ def cmd_build(args) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False, default=str))
     else:
+        from warehouse.report import format_phases
+
         for key, value in result.items():
             if key != "failed_checks":
-                print(f"{key}: {value}")
+                print(f"{key}: {format_phases(value) if key == 'phase_seconds' else value}")
     if result["outcome"] == "blocked":
         print(f"error: publication blocked: {result['message']}", file=sys.stderr)
         return 1

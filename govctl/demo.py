@@ -19,6 +19,7 @@ from ingestion.intake import ingest_pending
 from ingestion.registry import feed_ids
 from warehouse.db import connect
 from warehouse.publication import build_and_publish
+from warehouse.report import format_phases
 from warehouse.settings import get_settings
 
 
@@ -66,6 +67,7 @@ def run_demo() -> int:
     print(f"    outcome: {result['outcome']}  {result.get('message', '')} ({time.perf_counter() - t:.1f}s)")
     if result["outcome"] != "nothing_to_do":
         print(f"    checks passed: {result['checks_passed']}/{result['checks_total']}")
+        print(f"    phases: {format_phases(result.get('phase_seconds'))}")
         print(f"    report: {result['report_path']}")
         print(f"    all reports (make reports): {settings.reports_dir / 'index.html'}")
     for check in result.get("failed_checks", []):

@@ -4,9 +4,9 @@ A mart whose inputs did not change since the last publication holds exactly the 
 full rebuild would give it, *if* the project (models, macros, seeds, tests, suites, vars,
 dbt version, PII key) is the one that built it. So a partial build needs:
 
-* a project fingerprint equal to the one of the last published build (and of every
-  build attempt since, since a blocked build of another project rewrites shared views
-  and seeds);
+* a project fingerprint (dbt project, GX suites and the gate's checks) equal to the one
+  of the last published build (and of every build attempt since, since a blocked build
+  of another project rewrites shared views and seeds);
 * the dependency graph of that very project (saved from the manifest of our own builds,
   keyed by fingerprint, because `target/manifest.json` is overwritten by any dbt command);
 * every carried-over mart present as a table in the published `marts`.
@@ -36,12 +36,16 @@ log = logging.getLogger(__name__)
 
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots", "tests")
 SUITES_DIR = REPO_ROOT / "expectations" / "suites"
+# The gate's own rules: a partial build checks the event facts' new rows only, which is
+# sound only if the published rows passed the same checks (warehouse/checks.py).
+GATE_FILES = (REPO_ROOT / "warehouse" / "checks.py", REPO_ROOT / "expectations" / "gate.py",
+              REPO_ROOT / "warehouse" / "sql" / "20_pii_gate.sql")
 GRAPH_FILE = "published_graph.json"
 
 
 def project_files() -> list[tuple[str, Path]]:
     """Every file that decides what the marts contain, as (repo-relative path, path), sorted."""
-    roots = [DBT_PROJECT / part for part in PROJECT_PARTS] + [SUITES_DIR]
+    roots = [DBT_PROJECT / part for part in PROJECT_PARTS] + [SUITES_DIR, *GATE_FILES]
     files: list[Path] = []
     for root in roots:
         if root.is_file():

@@ -39,10 +39,16 @@ class DbtResult:
     seconds: float
     results: list[dict] = field(default_factory=list)
     log_tail: str = ""
+    elapsed: float | None = None  # dbt's own time for the nodes (run_results.json), without start-up and parse
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+    @property
+    def startup_seconds(self) -> float | None:
+        """The fixed cost of one invocation: interpreter start, imports, parse, connection (wall - node time)."""
+        return None if self.elapsed is None else round(max(self.seconds - self.elapsed, 0.0), 2)
 
     @property
     def infrastructure_failure(self) -> str | None:
@@ -137,7 +143,9 @@ def run_dbt(args: list[str], dsn: str, *, candidate_schema: str = CANDIDATE_SCHE
     result = DbtResult(command=command, returncode=proc.returncode, seconds=round(time.perf_counter() - started, 2),
                        log_tail=output[-6000:])
     if run_results.exists():
-        result.results = json.loads(run_results.read_text()).get("results", [])
+        written = json.loads(run_results.read_text())
+        result.results = written.get("results", [])
+        result.elapsed = written.get("elapsed_time")
     return result
 
 

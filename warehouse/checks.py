@@ -1,4 +1,19 @@
-"""Check results from every source of the gate (dbt tests, GX suites, reconciliation)."""
+"""Check results from every source of the gate (dbt tests, GX suites, reconciliation).
+
+Checks on the event facts can look at the *delta* only (`Delta`): the rows of the batches
+a partial build adds on top of the published marts. That is sound because every other row
+of those tables is the published row, unchanged, which passed the same checks (a partial
+build requires the project fingerprint of the last publication, see warehouse/affected.py).
+What a delta-only check cannot see, and what covers it instead:
+
+* an old row changed or deleted without a new batch id (dbt's merge only inserts and
+  updates rows it stamps with the new batch): the row-count identity below
+  (candidate = published + keys never published before) catches a deleted or added row;
+* properties across old and new rows together (a key unique over the whole table):
+  the mart's primary key constraint and dbt's unique test, which run on the whole table;
+* a batch loaded before the last publication but not in it (still loading then): the
+  delta is "batches the published marts do not hold", never "ids above a high-water mark".
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -56,10 +71,53 @@ def reconciliation_pairs(manifest: dict) -> list[tuple[str, tuple[str, ...], str
                   for source in manifest.get("sources", {}).values() if source["meta"].get("reconcile_mart"))
 
 
-def reconcile(conn, candidate_schema: str, pairs: list[tuple[str, tuple[str, ...], str]]) -> list[CheckResult]:
-    """Raw and marts must agree: every distinct key loaded reaches its mart, one row each."""
+@dataclass(frozen=True)
+class Delta:
+    """The batches a build adds to the published marts, and the event-fact marts checked on those rows only.
+
+    `rows_schema`, once stage_delta() ran: where those rows were copied, one table per mart,
+    so that the PII scan and each GX expectation read the delta, not a scan of all history.
+    """
+
+    batches: tuple[int, ...]
+    marts: frozenset[str]
+    rows_schema: str | None = None
+
+    def covers(self, mart: str) -> bool:
+        return mart in self.marts
+
+
+BATCH_COLUMN = "source_batch_id"  # each event-fact row names the batch it came from
+DELTA_SCHEMA = "marts_candidate_delta"  # the transform login's scratch schema, dropped after the gate
+
+
+def stage_delta(conn, candidate_schema: str, delta: Delta, schema: str = DELTA_SCHEMA) -> Delta:
+    """Copy the new batches' rows of each delta mart into `schema` (one scan per mart, in one transaction)."""
+    with conn.transaction():
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+        for mart in sorted(delta.marts):
+            conn.execute(sql.SQL("create table {} as select * from {} where {} = any(%s)").format(
+                sql.Identifier(schema, mart), sql.Identifier(candidate_schema, mart), sql.Identifier(BATCH_COLUMN)),
+                (list(delta.batches),))
+    return Delta(delta.batches, delta.marts, schema)
+
+
+def drop_delta(conn, schema: str = DELTA_SCHEMA) -> None:
+    conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
+
+
+def reconcile(conn, candidate_schema: str, pairs: list[tuple[str, tuple[str, ...], str]],
+              delta: Delta | None = None, published: str = "marts") -> list[CheckResult]:
+    """Raw and marts must agree: every distinct key loaded reaches its mart, one row each.
+
+    Marts of `delta` are reconciled on the new batches only (reconcile_delta).
+    """
     checks = []
     for raw_table, raw_key, mart in pairs:
+        if delta is not None and delta.covers(mart):
+            checks += reconcile_delta(conn, candidate_schema, raw_table, raw_key, mart, delta.batches, published)
+            continue
         raw_exists, mart_exists = conn.execute("select to_regclass(%s) is not null, to_regclass(%s) is not null",
                                                (f"raw.{raw_table}", f"{candidate_schema}.{mart}")).fetchone()
         if not mart_exists:
@@ -81,6 +139,61 @@ def reconcile(conn, candidate_schema: str, pairs: list[tuple[str, tuple[str, ...
     return checks
 
 
+def reconcile_delta(conn, candidate_schema: str, raw_table: str, raw_key: tuple[str, ...], mart: str,
+                    batches: tuple[int, ...], published: str = "marts") -> list[CheckResult]:
+    """The full reconciliation's verdict from the new batches' keys, without a distinct over all of raw.
+
+    The published mart held one row per distinct raw key (checked when it was published).
+    So the candidate does too iff (1) each distinct key of the new batches has exactly one
+    candidate row stamped with a new batch, and (2) candidate rows = published rows + new
+    keys the published mart lacks. (2) also proves the table did not shrink. Cost: an
+    index range on raw (its primary key starts with _batch_id), an index probe per new key
+    into the published mart, and two row counts.
+    """
+    name = f"{raw_table}_keys_reach_{mart}"
+    exists = conn.execute("select to_regclass(%s) is not null, to_regclass(%s) is not null, "
+                          "to_regclass(%s) is not null", (f"raw.{raw_table}", f"{candidate_schema}.{mart}",
+                                                           f"{published}.{mart}")).fetchone()
+    if not exists[1]:
+        return [CheckResult("reconciliation", name, mart, "critical", "error", message="table missing")]
+    if not (exists[0] and exists[2]):  # nothing published or loaded to build on: the full check is cheap
+        return reconcile(conn, candidate_schema, [(raw_table, raw_key, mart)])
+    keys = sql.SQL(", ").join(map(sql.Identifier, raw_key))
+    match = sql.SQL(" and ").join(sql.SQL("p.{k} = n.{k}").format(k=sql.Identifier(k)) for k in raw_key)
+    new_keys, unseen, delta_rows, candidate_rows, published_rows = conn.execute(sql.SQL(
+        "with n as (select distinct {keys} from {raw} where _batch_id = any(%(b)s)) "
+        "select (select count(*) from n), "
+        "(select count(*) from n where not exists (select 1 from {pub} as p where {match})), "
+        "c.delta_rows, c.candidate_rows, (select count(*) from {pub}) "
+        "from (select count(*) filter (where {batch} = any(%(b)s)) as delta_rows, count(*) as candidate_rows "
+        "from {cand}) as c").format(
+            keys=keys, raw=sql.Identifier("raw", raw_table), pub=sql.Identifier(published, mart), match=match,
+            cand=sql.Identifier(candidate_schema, mart), batch=sql.Identifier(BATCH_COLUMN)),
+        {"b": list(batches)}).fetchone()
+    expected = published_rows + unseen
+    ok = delta_rows == new_keys and candidate_rows == expected
+    details = {"mode": "delta", "batches": list(batches), "new_keys": new_keys, "new_keys_unpublished": unseen,
+               "delta_rows": delta_rows, "candidate_rows": candidate_rows, "published_rows": published_rows}
+    return [
+        CheckResult("reconciliation", name, mart, "critical", "pass" if ok else "fail",
+                    failures=abs(new_keys - delta_rows) + abs(candidate_rows - expected),
+                    message=(f"new batches {_batch_list(batches)}: distinct {', '.join(raw_key)}: {new_keys}, "
+                             f"{mart} rows of them: {delta_rows}; {mart} rows: {candidate_rows} = published "
+                             f"{published_rows} + {unseen} new key(s) expected {expected}"),
+                    details=details),
+        CheckResult("reconciliation", f"{mart}_does_not_shrink", mart, "critical",
+                    "pass" if candidate_rows >= published_rows else "fail",
+                    failures=max(published_rows - candidate_rows, 0),
+                    message=f"published rows: {published_rows}; candidate rows: {candidate_rows}",
+                    details={"published_rows": published_rows, "candidate_rows": candidate_rows, "mode": "delta"}),
+    ]
+
+
+def _batch_list(batches: tuple[int, ...]) -> str:
+    shown = ", ".join(map(str, batches[:10]))
+    return f"{shown}, … ({len(batches)} batches)" if len(batches) > 10 else shown
+
+
 def from_freshness(sources: dict | None, log_tail: str = "") -> list[CheckResult]:
     """`dbt source freshness` output (sources.json): a stale feed is a warning in the report, never a block."""
     if sources is None:
@@ -100,6 +213,62 @@ def from_freshness(sources: dict | None, log_tail: str = "") -> list[CheckResult
                      "age_seconds": age, "criteria": result.get("criteria")},
         ))
     return checks
+
+
+PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def freshness_sources(manifest: dict) -> dict[str, dict]:
+    """feed -> its dbt source (unique_id, loaded_at_field, freshness criteria) from the manifest dbt wrote."""
+    found = {}
+    for unique_id, source in manifest.get("sources", {}).items():
+        config = source.get("config") or {}
+        criteria = source.get("freshness") or config.get("freshness")
+        field_name = source.get("loaded_at_field") or config.get("loaded_at_field")
+        if criteria and field_name and (criteria.get("warn_after") or {}).get("count"):
+            found[source["name"]] = {"unique_id": unique_id, "loaded_at_field": field_name, "criteria": criteria}
+    return found
+
+
+def source_freshness(conn, manifest: dict, feeds: list[str]) -> list[CheckResult]:
+    """What `dbt source freshness` reports, computed here in SQL (no second dbt start-up and parse).
+
+    Same check names, severity (warning) and statuses; the criteria are the generated
+    sources' (the specs' stale_after_days), read from the manifest the build just wrote.
+    Only the newest batch of each feed is read (an index range on raw's primary key):
+    batches are numbered in load order, so its load time is the feed's latest.
+    """
+    if not manifest:
+        return from_freshness(None, "no dbt manifest to read the freshness criteria from (dbt did not parse)")
+    sources = freshness_sources(manifest)
+    results = []
+    for feed in feeds:
+        source = sources.get(feed)
+        if source is None:
+            continue
+        table = sql.Identifier("raw", feed)
+        max_loaded_at, age = conn.execute(sql.SQL(
+            "select max({col}), extract(epoch from clock_timestamp() - max({col}))::float8 from {table} "
+            "where _batch_id = (select max(_batch_id) from {table})").format(
+                col=sql.Identifier(source["loaded_at_field"]), table=table)).fetchone() \
+            if conn.execute("select to_regclass(%s) is not null", (f"raw.{feed}",)).fetchone()[0] else (None, None)
+        results.append({"unique_id": source["unique_id"], "criteria": source["criteria"],
+                        "status": _freshness_status(age, source["criteria"]),
+                        "max_loaded_at": max_loaded_at.isoformat() if max_loaded_at else None,
+                        "max_loaded_at_time_ago_in_s": age,
+                        "error": None if age is not None else f"raw.{feed} holds no rows"})
+    return from_freshness({"results": results})
+
+
+def _freshness_status(age: float | None, criteria: dict) -> str:
+    """dbt's rule: error past error_after, warn past warn_after, else pass."""
+    if age is None:
+        return "error"
+    for status in ("error", "warn"):
+        limit = criteria.get(f"{status}_after") or {}
+        if limit.get("count") and age > limit["count"] * PERIOD_SECONDS[limit["period"]]:
+            return status
+    return "pass"
 
 
 def no_unexpected_shrink(conn, candidate_schema: str, tables: list[str], published: str = "marts") -> list[CheckResult]:
@@ -127,11 +296,13 @@ PII_PREFILTER = r"[0-9][- ]?[0-9]{4}[- ]?[0-9]{4}"  # cheap: only such texts are
 PII_KINDS = {"id_number": "resident ID number", "mobile_phone": "mobile phone number", "bank_card": "bank card number"}
 
 
-def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None) -> list[CheckResult]:
+def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None,
+             delta: Delta | None = None) -> list[CheckResult]:
     """Critical: no text column of a candidate mart holds a clear ID number, mobile phone or bank card.
 
     Free text (资金用途 "联系人张三 13812345678 …") blocks the publication; the report names
-    the mart, the column, the kind and the count, never the value.
+    the mart, the column, the kind and the count, never the value. Marts of `delta` are
+    scanned on the rows of the new batches only (the others passed this scan when published).
     """
     columns: dict[str, list[str]] = {}
     for table, column in conn.execute(
@@ -149,7 +320,12 @@ def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None) -> list
                     "and pii.find_pii({col}) is not null), count(*) filter (where {col} ~ {pre} "
                     "and pii.find_pii({col}) is not null)").format(col=sql.Identifier(name), pre=sql.Literal(PII_PREFILTER))
             for name in names)
-        row = conn.execute(sql.SQL("select {} from {}").format(found, sql.Identifier(candidate_schema, table))).fetchone()
+        source, where, params = sql.Identifier(candidate_schema, table), sql.SQL(""), None
+        if delta is not None and delta.covers(table) and delta.rows_schema:
+            source = sql.Identifier(delta.rows_schema, table)
+        elif delta is not None and delta.covers(table):
+            where, params = sql.SQL(" where {} = any(%s)").format(sql.Identifier(BATCH_COLUMN)), (list(delta.batches),)
+        row = conn.execute(sql.SQL("select {} from {}{}").format(found, source, where), params).fetchone()
         hits = {name: {"kinds": row[2 * i], "rows": row[2 * i + 1]} for i, name in enumerate(names) if row[2 * i + 1]}
         message = "; ".join(f"{table}.{name}: {hit['rows']} row(s) with a clear "
                             + " / ".join(PII_KINDS[k] for k in hit["kinds"]) for name, hit in hits.items())
@@ -158,6 +334,7 @@ def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None) -> list
             "fail" if hits else "pass", failures=sum(h["rows"] for h in hits.values()),
             message=(message + " (mask or drop it in the model, or fix the feed)") if hits else
             f"{len(names)} text column(s) scanned for ID numbers, mobile phones and bank cards",
-            details={"columns_scanned": names, "hits": hits},
+            details={"columns_scanned": names, "hits": hits,
+                     "mode": "delta" if delta is not None and delta.covers(table) else "full"},
         ))
     return checks

@@ -12,13 +12,20 @@ machinery fails (dbt killed or out of memory, the database gone) the attempt is
 recorded `failed` with the reason and `InfrastructureFailure` (or the original error)
 is raised, so the orchestrator retries. A process killed outright cannot record
 anything: the next attempt, once it holds the lock, marks such `running` rows `failed`.
+
+The gate's cost follows the delta, not the history: in a partial build the event facts
+are checked on the rows of the new batches only (warehouse/checks.py says why that is
+sound and what covers the rest), carried-over marts are not re-checked, and source
+freshness is computed in SQL instead of a second dbt invocation. Every publication
+records how long each phase took (`phase_seconds`).
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -31,13 +38,17 @@ from warehouse.auditsite import refresh_site
 from warehouse.bootstrap import bootstrap
 from warehouse.build import CANDIDATE_SCHEMA, dbt_vars, key_fingerprint, run_dbt, target_dir
 from warehouse.checks import (
+    BATCH_COLUMN,
     CheckResult,
+    Delta,
+    drop_delta,
     from_dbt,
-    from_freshness,
     no_unexpected_shrink,
     pii_scan,
     reconcile,
     reconciliation_pairs,
+    source_freshness,
+    stage_delta,
 )
 from warehouse.credentials import login_dsn
 from warehouse.db import connect
@@ -181,45 +192,88 @@ def _build_and_publish(run_id: str, dsn: str, force: bool, full_refresh: bool) -
             raise
 
 
+class Phases:
+    """Wall-clock seconds per phase of one publication, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + seconds, 2)
+
+
 def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batches: list[int], fingerprint: str,
                         plan: BuildPlan, full_refresh: bool) -> dict[str, Any]:
     settings = get_settings()
-    record_lineage(conn, publication_id, batches)
-    incremental = incremental_models()
-    plan = _prepare_candidate(conn, plan, incremental, full_refresh)
-    if plan.mode == "full":  # a partial plan may have fallen back
-        conn.execute("update audit.publications set build_mode = 'full' where publication_id = %s",
-                     (publication_id,))
+    phase = Phases()
+    with phase("prepare_candidate"):
+        record_lineage(conn, publication_id, batches)
+        incremental = incremental_models()
+        plan = _prepare_candidate(conn, plan, incremental, full_refresh)
+        if plan.mode == "full":  # a partial plan may have fallen back
+            conn.execute("update audit.publications set build_mode = 'full' where publication_id = %s",
+                         (publication_id,))
 
     log.info("publication %s: %s dbt build into %s (%s)", publication_id, plan.mode, CANDIDATE_SCHEMA,
              plan.reason)
+    from expectations.gate import preload, run_suites
+
+    preload()  # GX's import overlaps dbt, which runs in its own process
     # Snapshots record published history, so they run only after a publication.
     built_after = time.time() - 1
-    dbt = run_dbt(["build", *plan.build_selection(), "--exclude", "resource_type:snapshot",
-                   *(["--full-refresh"] if full_refresh else [])], dsn)
+    with phase("dbt_build"):
+        dbt = run_dbt(["build", *plan.build_selection(), "--exclude", "resource_type:snapshot",
+                       *(["--full-refresh"] if full_refresh else [])], dsn)
+    if dbt.startup_seconds is not None:
+        phase.add("dbt_startup_parse", dbt.startup_seconds)  # included in dbt_build
     if dbt.infrastructure_failure:
         raise InfrastructureFailure(f"failed: {dbt.infrastructure_failure}; marts unchanged, will be retried")
     _keep_graph(conn, publication_id, dsn, fingerprint, built_after)
+    manifest = _manifest(dsn)
     checks = from_dbt(dbt.results)
     if not dbt.ok and not any(c.status != "pass" for c in checks):
         checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
     candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
+    delta = _delta(conn, plan, incremental, full_refresh) if candidate_exists else None
+    rebuilt = plan.gx_marts()  # None: every mart (full build); carried-over marts passed every check before
     if candidate_exists:
-        checks += reconcile(conn, CANDIDATE_SCHEMA, reconciliation_pairs(_manifest(dsn)))
-        checks += pii_scan(conn, CANDIDATE_SCHEMA, plan.gx_marts())  # carried-over marts passed it before
-        if not full_refresh:
-            checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, incremental)
-        from expectations.gate import run_suites
-
-        checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=plan.gx_marts())
-    checks += _freshness(conn, dsn)
+        with phase("reconcile"):
+            pairs = [p for p in reconciliation_pairs(manifest) if rebuilt is None or p[2] in rebuilt]
+            checks += reconcile(conn, CANDIDATE_SCHEMA, pairs, delta)
+            if not full_refresh:
+                checks += no_unexpected_shrink(conn, CANDIDATE_SCHEMA, [
+                    m for m in incremental if (rebuilt is None or m in rebuilt) and not (delta and delta.covers(m))])
+        try:
+            if delta is not None:
+                with phase("stage_delta"):
+                    delta = stage_delta(conn, CANDIDATE_SCHEMA, delta)
+            with phase("pii_scan"):
+                checks += pii_scan(conn, CANDIDATE_SCHEMA, rebuilt, delta)
+            with phase("gx"):
+                checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=rebuilt, delta=delta)
+        finally:
+            if delta is not None and delta.rows_schema:
+                with suppress(psycopg.Error):  # a leftover is dropped by the next build's stage_delta
+                    drop_delta(conn, delta.rows_schema)
+    with phase("freshness"):
+        checks += source_freshness(conn, manifest, _loaded_feeds(conn))
 
     # Failures first, then what was skipped because of them.
     blocking = sorted((c for c in checks if c.blocks), key=lambda c: c.status == "skipped")
     outcome = "blocked" if blocking or not candidate_exists else "published"
     if outcome == "published":
-        swap_in(conn, CANDIDATE_SCHEMA, publication_id=publication_id)
-        checks += _snapshot(dsn, plan)
+        with phase("swap"):
+            swap_in(conn, CANDIDATE_SCHEMA, publication_id=publication_id)
+        with phase("snapshot"):
+            checks += _snapshot(dsn, plan)
     message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
                if blocking else "all critical checks passed")
     publication = {
@@ -227,13 +281,53 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
         "checks_total": len(checks), "checks_passed": sum(c.status == "pass" for c in checks),
         "checks_failed": sum(c.status in ("fail", "error") for c in checks),
         "source_batches": batches, "dbt_seconds": dbt.seconds, "message": message,
+        "checked_batches": list(delta.batches) if delta else None,
+        "delta_checked_marts": sorted(delta.marts) if delta else [],
+        "phase_seconds": phase.seconds,
     }
-    report = write_report(settings.reports_dir, publication, checks)
-    _record(conn, publication_id, outcome, publication, checks, str(report))
-    refresh_site(dsn, publication_id)
+    with phase("report"):
+        report = write_report(settings.reports_dir, publication, checks)
+        _record(conn, publication_id, outcome, publication, checks, str(report))
+        refresh_site(dsn, publication_id)
+    _record_phases(conn, publication_id, phase.seconds)
     publication["report_path"] = str(report)
     publication["failed_checks"] = [c.to_dict() for c in blocking]
     return publication
+
+
+def _delta(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool) -> Delta | None:
+    """The new batches and the rebuilt event facts that are checked on them; None: check every row.
+
+    Only a partial build qualifies: it runs the project (models, suites, checks) that built
+    and checked the published marts, so their old rows need no second look. A full build,
+    forced or after a project change, and a full refresh check everything.
+    """
+    if full_refresh or not plan.partial:
+        return None
+    row = conn.execute("select source_batches from audit.publications where outcome = 'published' "
+                       "order by publication_id desc limit 1").fetchone()
+    if row is None:
+        return None
+    new = [r[0] for r in conn.execute(
+        "select batch_id from audit.ingestion_batches where status in ('loaded', 'partial') "
+        "and not (batch_id = any(%s)) order by batch_id", (row[0] or [],))]
+    marts = frozenset(m for m in incremental if m in plan.rebuilt and _in_both(conn, m))
+    return Delta(tuple(new), marts) if new and marts else None
+
+
+def _in_both(conn, mart: str) -> bool:
+    """Candidate and published table exist and stamp rows with their batch: else every row is checked."""
+    return conn.execute(
+        "select count(*) = 2 from pg_attribute where attname = %s and not attisdropped "
+        "and attrelid in (to_regclass(%s), to_regclass(%s))",
+        (BATCH_COLUMN, f"{CANDIDATE_SCHEMA}.{mart}", f"marts.{mart}")).fetchone()[0]
+
+
+def _record_phases(conn, publication_id: int, seconds: dict[str, float]) -> None:
+    """Phase times, the report's own included, on the publication's audit row."""
+    with suppress(psycopg.Error):  # the outcome is recorded already; timings are not worth failing it
+        conn.execute("update audit.publications set phase_seconds = %s where publication_id = %s",
+                     (Jsonb(seconds), publication_id))
 
 
 def _manifest(dsn: str) -> dict:
@@ -241,17 +335,10 @@ def _manifest(dsn: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _freshness(conn, dsn: str) -> list[CheckResult]:
-    """`dbt source freshness` of every feed loaded so far (a feed never loaded has no raw table)."""
-    feeds = [row[0] for row in conn.execute(
+def _loaded_feeds(conn) -> list[str]:
+    """Feeds loaded so far: only they are checked for freshness (a feed never loaded has no raw table)."""
+    return [row[0] for row in conn.execute(
         "select distinct feed_id from audit.ingestion_batches where status in ('loaded', 'partial') order by 1")]
-    if not feeds:
-        return []
-    output = target_dir(dsn) / "target" / "sources.json"
-    output.unlink(missing_ok=True)
-    run = run_dbt(["source", "freshness", "--select", *(f"source:*.{feed}" for feed in feeds),
-                   "--output", str(output)], dsn)
-    return from_freshness(json.loads(output.read_text()) if output.exists() else None, run.log_tail)
 
 
 def _key_changed(conn, key_print: str) -> bool:
@@ -327,7 +414,8 @@ def _record(conn, publication_id: int, outcome: str, publication: dict, checks: 
             )
         conn.execute(
             "update audit.publications set finished_at = clock_timestamp(), outcome = %s, checks_total = %s, "
-            "checks_passed = %s, checks_failed = %s, report_path = %s, message = %s where publication_id = %s",
+            "checks_passed = %s, checks_failed = %s, report_path = %s, message = %s, phase_seconds = %s "
+            "where publication_id = %s",
             (outcome, publication["checks_total"], publication["checks_passed"], publication["checks_failed"],
-             report, publication["message"], publication_id),
+             report, publication["message"], Jsonb(publication["phase_seconds"]), publication_id),
         )

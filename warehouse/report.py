@@ -21,6 +21,17 @@ th{background:#f3f3f3}.pass{color:#17692b}.fail,.error{color:#b00020;font-weight
 """
 
 
+def format_phases(seconds: dict[str, float] | None) -> str:
+    """One line of phase times, e.g. `dbt_build 9.1s (start-up+parse 4.2s) · gx 1.3s`."""
+    if not seconds:
+        return ""
+    startup = seconds.get("dbt_startup_parse")
+    parts = [f"{name} {value:.1f}s" + (f" (start-up+parse {startup:.1f}s)" if name == "dbt_build" and startup
+                                        is not None else "")
+             for name, value in seconds.items() if name != "dbt_startup_parse"]
+    return " · ".join(parts)
+
+
 def write_report(reports_dir: Path, publication: dict[str, Any], checks: list[CheckResult]) -> Path:
     reports_dir.mkdir(parents=True, exist_ok=True)
     stem = reports_dir / f"publication_{publication['publication_id']:06d}"
@@ -36,8 +47,11 @@ def write_report(reports_dir: Path, publication: dict[str, Any], checks: list[Ch
     outcome = publication["outcome"]
     summary = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in publication.items() if k not in ("checks",)
+        for k, v in publication.items() if k not in ("checks", "phase_seconds")
     )
+    if publication.get("phase_seconds"):
+        summary += (f"<tr><th>phase_seconds / 各阶段耗时</th><td class='phases'>"
+                    f"{html.escape(format_phases(publication['phase_seconds']))}</td></tr>")
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>Publication {publication['publication_id']} — {outcome}</title><style>{_STYLE}</style></head><body>
 <h1>Quality report / 质量报告 — publication {publication['publication_id']}

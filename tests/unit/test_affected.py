@@ -10,6 +10,7 @@ def test_fingerprint_covers_project_suites_vars_and_key():
     assert any(n.startswith("dbt_project/models/marts/") for n in names)
     assert any(n.startswith("dbt_project/seeds/") for n in names)
     assert any(n.startswith("expectations/suites/") for n in names)
+    assert "warehouse/checks.py" in names and "expectations/gate.py" in names  # the gate's rules too
     base = project_fingerprint({"candidate_schema": "marts_candidate"}, b"k")
     assert base == project_fingerprint({"candidate_schema": "marts_candidate"}, b"k")
     assert base != project_fingerprint({"candidate_schema": "other"}, b"k")

@@ -11,6 +11,7 @@ from typing import Any
 
 from warehouse.auditsite.charts import line_chart, sparkline
 from warehouse.auditsite.data import SAMPLE_REJECTS, Publication
+from warehouse.report import format_phases
 
 STYLE = """
 body{font-family:system-ui,"Noto Sans CJK SC","Noto Sans SC",sans-serif;margin:1.5rem 2rem;color:#222;max-width:1400px}
@@ -163,6 +164,8 @@ def _summary(pub: Publication) -> str:
               ("project fingerprint / 项目指纹", r.get("project_fingerprint"), None)]
     if "pii_key_fingerprint" in r:
         fields.append(("PII key fingerprint / 密钥指纹", r.get("pii_key_fingerprint"), "pii_key_fingerprint"))
+    if r.get("phase_seconds"):
+        fields.append(("phase times / 各阶段耗时", format_phases(r["phase_seconds"]), "phase_seconds"))
     return ('<h2>Summary / 概要</h2><table id="summary">'
             + "".join(f"<tr><th>{label}</th>{_td(value, field)}</tr>" for label, value, field in fields) + "</table>")
 
