@@ -33,7 +33,7 @@ def test_watcher_and_intake_agree(tmp_path: Path):
         (folder / name).write_bytes(b"x")
     (folder / "a_folder").mkdir()
     taken_by_intake = sorted(p.name for p in landing.pending_files(folder))
-    seen_by_watcher = sorted(LandingFileTrigger("party_organizations", str(tmp_path))._scan(folder))
+    seen_by_watcher = sorted(LandingFileTrigger("party_organizations", str(tmp_path))._scan())
     assert taken_by_intake == seen_by_watcher == sorted(n for n, ok in NAMES.items() if ok)
 
 
