@@ -63,6 +63,11 @@ def open_store(uri: str | None = None) -> LocalLanding | ObjectLanding:
 
         uri = get_settings().landing_uri
     if is_remote(uri):
+        from urllib.parse import urlsplit
+
+        if "@" in urlsplit(uri).netloc:  # never echo it: it may hold a secret
+            raise ValueError("LANDING_URI carries credentials (user@host); give them through the environment "
+                             "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY) or a role instead")
         return ObjectLanding(uri)
     return LocalLanding(Path(uri.removeprefix("file://")).resolve())
 

@@ -69,6 +69,9 @@ def test_landing_uri_is_a_folder_or_an_object_store(tmp_path: Path, monkeypatch)
     assert get_settings().landing_uri == "memory://gov-landing/drops"
     with pytest.raises(ValueError, match="object storage"):
         get_settings().landing_dir  # noqa: B018 - a folder is asked of an object store: fail loudly
+    with pytest.raises(ValueError, match="credentials") as refused:
+        open_store("s3://AKIAEXAMPLE:s3cr3t@bucket/drops")
+    assert "s3cr3t" not in str(refused.value)
     store = open_store()
     assert isinstance(store, ObjectLanding)
     store.fs.pipe_file(f"{store.root}/feed/a.csv", b"1")
