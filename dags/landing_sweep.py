@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from airflow.sdk import AssetAlias, CronTriggerTimetable, dag, get_current_context, task
 
@@ -33,13 +32,6 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_MINUTES = 10
 SETTLED_SECONDS = 60
 SWEEP = AssetAlias(name="landing_sweep", group="landing")
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:  # taken meanwhile
-        return float("inf")
 
 
 @dag(
@@ -56,13 +48,13 @@ def _mtime(path: Path) -> float:
 def landing_sweep() -> None:
     @task(task_id="wake_waiting", outlets=[SWEEP])
     def wake_waiting() -> dict[str, list[str]]:
-        from ingestion.intake import pending_files
+        from ingestion.intake import pending_deliveries
         from warehouse.publication import feeds_awaiting_rebuild
 
         events = get_current_context()["outlet_events"][SWEEP]
         # Files the watcher has had a minute to claim and announce: fresh ones are its job.
         settled = time.time() - SETTLED_SECONDS
-        waiting = [feed for feed in registered_feeds() if any(_mtime(p) < settled for p in pending_files(feed))]
+        waiting = [feed for feed in registered_feeds() if any(d.modified < settled for d in pending_deliveries(feed))]
         for feed in waiting:
             events.add(landing_asset(feed), extra={"feed": feed, "reason": "sweep"})
         rebuild = feeds_awaiting_rebuild()

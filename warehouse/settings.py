@@ -37,12 +37,21 @@ def private_dir(path: Path) -> Path:
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
-    landing_dir: Path
+    landing_uri: str  # a resolved local path, or an fsspec URL such as s3://bucket/prefix
     archive_dir: Path
     reports_dir: Path
     explicit_dsn: str | None
     max_file_bytes: int
     production: bool = False
+
+    @property
+    def landing_dir(self) -> Path:
+        """The landing zone as a local folder; an error when `LANDING_URI` is object storage
+        (use `ingestion.landing_store.open_store()`, which works for both)."""
+        if "://" in self.landing_uri:
+            raise ValueError(f"LANDING_URI={self.landing_uri} is object storage, not a folder: "
+                             "use ingestion.landing_store.open_store()")
+        return Path(self.landing_uri)
 
     @cached_property
     def dsn(self) -> str:
@@ -88,12 +97,14 @@ class Settings:
 def get_settings() -> Settings:
     """Read the settings now (never at import time: DAG files import this module)."""
     var_dir = Path(os.environ.get("GOV_VAR_DIR", REPO_ROOT / "var")).resolve()
-    landing = os.environ.get("LANDING_URI", str(var_dir / "landing"))
+    landing = os.environ.get("LANDING_URI", str(var_dir / "landing")).strip()
     if landing.startswith("file://"):
         landing = landing[len("file://"):]
+    if "://" not in landing:  # a path (or file://); anything else is an fsspec URL, kept as given
+        landing = str(Path(landing).resolve())
     return Settings(
         var_dir=var_dir,
-        landing_dir=Path(landing).resolve(),
+        landing_uri=landing.rstrip("/") if "://" in landing else landing,
         archive_dir=Path(os.environ.get("ARCHIVE_DIR", var_dir / "archive")).resolve(),
         reports_dir=Path(os.environ.get("REPORTS_DIR", var_dir / "reports")).resolve(),
         explicit_dsn=os.environ.get("WAREHOUSE_DSN") or None,

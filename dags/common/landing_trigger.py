@@ -5,6 +5,10 @@ Runs inside the Airflow triggerer as the ``AssetWatcher`` of the asset
 ``<landing>/<feed_id>/`` and, for each file that is complete, *claims* it by an
 atomic rename into ``<landing>/<feed_id>/.claimed/`` and yields one event.
 
+The landing zone may also be object storage (``LANDING_URI=s3://bucket/prefix``,
+``ingestion.landing_store``): there an object is complete once listed (uploads are
+atomic) and claiming is a conditional copy to ``.claimed/<etag>/<name>`` plus a delete.
+
 A file is complete when it is a regular file whose name is a candidate under
 the landing rules (``ingestion.landing``: not hidden, no in-progress ending such
 as ``.part`` or ``.crdownload``), and its size and modification time were the
@@ -26,33 +30,25 @@ level: the triggerer imports this module by its classpath.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from ingestion.landing import CLAIMED_DIR, claim, file_digest, is_candidate_name
+from ingestion.landing_store import Delivery, LocalLanding, ObjectLanding, open_store
 
 CLASSPATH = "dags.common.landing_trigger.LandingFileTrigger"
-
-
-@dataclass(frozen=True)
-class _Seen:
-    size: int
-    mtime_ns: int
 
 
 class LandingFileTrigger(BaseEventTrigger):
     """Watch ``<landing>/<feed_id>/``; claim each complete file and yield an event.
 
     :param feed_id: the feed whose landing folder is watched.
-    :param landing_root: the landing zone root. ``None`` (the default, used by
-        the DAGs) resolves ``warehouse.settings.get_settings().landing_dir`` when
-        the trigger starts, i.e. from the triggerer's ``LANDING_URI``; the DAG
-        file reads no configuration at parse time.
+    :param landing_root: the landing zone root (a path or an fsspec URL). ``None``
+        (the default, used by the DAGs) resolves ``LANDING_URI`` from the settings
+        when the trigger starts, i.e. in the triggerer; the DAG file reads no
+        configuration at parse time.
     :param poll_interval: seconds between two listings (default 2).
     """
 
@@ -67,6 +63,7 @@ class LandingFileTrigger(BaseEventTrigger):
         self.feed_id = feed_id
         self.landing_root = landing_root
         self.poll_interval = float(poll_interval)
+        self._store: LocalLanding | ObjectLanding | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return CLASSPATH, {
@@ -75,44 +72,28 @@ class LandingFileTrigger(BaseEventTrigger):
             "poll_interval": self.poll_interval,
         }
 
-    def feed_dir(self) -> Path:
-        if self.landing_root is not None:
-            root = Path(self.landing_root)
-        else:
-            from warehouse.settings import get_settings
+    @property
+    def store(self) -> LocalLanding | ObjectLanding:
+        if self._store is None:
+            self._store = open_store(self.landing_root)
+        return self._store
 
-            root = Path(get_settings().landing_dir)
-        return root / self.feed_id
+    def feed_dir(self) -> Path | str:
+        """The watched folder (a Path), or the feed's location in an object store."""
+        location = self.store.feed_location(self.feed_id)
+        return Path(location) if isinstance(self.store, LocalLanding) else location
 
-    def _scan(self, folder: Path) -> dict[str, _Seen]:
-        found: dict[str, _Seen] = {}
+    def _scan(self) -> dict[str, Delivery]:
+        """Finished, unclaimed deliveries by name (the rules: ingestion.landing)."""
+        return {d.name: d for d in self.store.waiting(self.feed_id)}
+
+    def _leftovers(self) -> list[str]:
+        return sorted(d.location for d in self.store.claimed(self.feed_id))
+
+    def _event(self, claimed: Delivery, original: str) -> TriggerEvent:
+        payload: dict[str, Any] = {"feed": self.feed_id, "file": claimed.location, "name": original}
         try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            return found
-        for entry in entries:
-            if not is_candidate_name(entry.name):
-                continue
-            try:
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                stat = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            found[entry.name] = _Seen(stat.st_size, stat.st_mtime_ns)
-        return found
-
-    def _leftovers(self, folder: Path) -> list[str]:
-        claimed = folder / CLAIMED_DIR
-        if not claimed.is_dir():
-            return []
-        return sorted(str(p) for p in claimed.iterdir() if p.is_file() and is_candidate_name(p.name))
-
-    def _event(self, claimed: Path, original: str) -> TriggerEvent:
-        payload: dict[str, Any] = {"feed": self.feed_id, "file": str(claimed), "name": original}
-        try:
-            payload["size"] = claimed.stat().st_size
-            payload["sha256"] = file_digest(claimed)[0]
+            payload["sha256"], payload["size"] = self.store.digest(claimed)
         except FileNotFoundError:
             pass  # already taken by an ingest run: the event is still a valid wake-up call
         return TriggerEvent(payload)
@@ -120,23 +101,25 @@ class LandingFileTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         folder = await asyncio.to_thread(self.feed_dir)
         self.log.info("Watching %s every %.1f s", folder, self.poll_interval)
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(self.store.prepare, self.feed_id)
 
-        leftovers = await asyncio.to_thread(self._leftovers, folder)
+        leftovers = await asyncio.to_thread(self._leftovers)
         if leftovers:
             self.log.info("%d file(s) already claimed, not yet ingested", len(leftovers))
             yield TriggerEvent({"feed": self.feed_id, "reason": "recovered", "files": leftovers})
 
-        previous: dict[str, _Seen] = {}
+        previous: dict[str, Delivery] = {}
         while True:
-            current = await asyncio.to_thread(self._scan, folder)
+            current = await asyncio.to_thread(self._scan)
             for name, seen in sorted(current.items()):
-                if previous.get(name) != seen:
+                before = previous.get(name)
+                stable = before is not None and (before.size, before.version) == (seen.size, seen.version)
+                if not (stable or self.store.atomic_uploads):
                     continue  # new, or still being written: look again next poll
-                claimed = await asyncio.to_thread(claim, folder / name)
+                claimed = await asyncio.to_thread(self.store.claim, seen)
                 if claimed is None:
                     continue
-                self.log.info("Claimed %s as %s", name, claimed)
+                self.log.info("Claimed %s as %s", name, claimed.location)
                 yield await asyncio.to_thread(self._event, claimed, name)
             previous = current
             await asyncio.sleep(self.poll_interval)

@@ -1,6 +1,8 @@
 """`make bench`: run every registered benchmark against an isolated database, print the table.
 
-    python -m tests.bench [--rows N] [--memory] [--only NAME]
+    python -m tests.bench [--rows N] [--memory] [--only NAME] [--skip-latency]
+
+The latency benchmark starts a whole local Airflow stack (a few minutes): --skip-latency leaves it out.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-MODULES = ["tests.bench.ingestion_bench", "tests.bench.dbt_bench"]
+MODULES = ["tests.bench.ingestion_bench", "tests.bench.dbt_bench", "tests.bench.latency_bench"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true",
                         help="also load a file twice as large and compare peak RSS (flat memory check)")
     parser.add_argument("--only", help="run only benchmarks whose name contains this")
+    parser.add_argument("--skip-latency", action="store_true",
+                        help="leave out drop->published through Airflow (it starts a whole local stack)")
     args = parser.parse_args(argv)
     for module in MODULES:
         importlib.import_module(module)
@@ -48,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bootstrap(dsn)
         context = BenchContext(dsn=dsn, work_dir=work,
-                               options={"rows": str(args.rows), "memory": "1" if args.memory else ""})
+                               options={"rows": str(args.rows), "memory": "1" if args.memory else "",
+                                        "skip_latency": "1" if args.skip_latency else ""})
         for bench in BENCHMARKS:
             if args.only and args.only not in bench.__name__:
                 continue
