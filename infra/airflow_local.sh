@@ -88,7 +88,7 @@ print_access() {
     echo "Airflow:   $URL"
     echo "user:      admin"
     echo "password:  $("$PY" -m infra.airflow_env password --home "$HOME_DIR")"
-    echo "landing:   $("$PY" -c 'from warehouse.settings import get_settings; print(get_settings().landing_dir)')/<feed_id>/"
+    echo "landing:   $("$PY" -c 'from warehouse.settings import get_settings; print(get_settings().landing_uri.rstrip("/"))')/<feed_id>/"
     echo "logs:      $LOG_DIR/<component>.log (restarts: supervisor.log)    stop: make stop"
     if [[ "$EXECUTOR" == celery ]]; then
         echo "executor:  CeleryExecutor, workers ${WORKERS[*]} (worker1: queues build,ingest; others: ingest)"
