@@ -48,7 +48,7 @@ bi: $(STAMP)
 	@bash infra/bi/install.sh
 	@$(PY) -m infra.bi start
 
-# make dsn [ROLE=ingest|transform|bi|auditor|airflow]: the owner's DSN, or a login's (password in var/pgpass)
+# make dsn [ROLE=ingest|transform|bi|auditor|steward|airflow]: the owner's DSN, or a login's (password in var/pgpass)
 dsn: $(STAMP)
 	@$(PY) -m infra.local_pg dsn $(if $(ROLE),--role $(ROLE))
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -35,7 +34,8 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from dags.common.assets import MARTS, raw_asset
-from dags.common.defaults import BUILD_RETRIES, DEFAULT_ARGS
+from dags.common.dag_args import DAG_ARGS
+from dags.common.defaults import BUILD_RETRIES
 from dags.common.feeds import registered_feeds
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,7 @@ def _failed_checks(result: dict[str, Any]) -> str:
     dag_id="build_publish",
     description="dbt build -> quality gate -> atomic publication of marts",
     schedule=reduce(or_, (raw_asset(feed_id) for feed_id in registered_feeds())),
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_ARGS,
     tags=["build", "publish"],
     doc_md=__doc__,
 )

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 
 from airflow.sdk import AssetAlias, CronTriggerTimetable, dag, get_current_context, task
 
 from dags.common.assets import landing_asset, raw_asset
-from dags.common.defaults import DEFAULT_ARGS
+from dags.common.dag_args import DAG_ARGS
 from dags.common.feeds import registered_feeds
 
 log = logging.getLogger(__name__)
@@ -38,10 +37,7 @@ SWEEP = AssetAlias(name="landing_sweep", group="landing")
     dag_id="landing_sweep",
     description="Wake the ingest DAGs of feeds with files waiting, and a build that gave up",
     schedule=CronTriggerTimetable(f"*/{SWEEP_EVERY_MINUTES} * * * *", timezone="UTC"),
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_ARGS,
     tags=["ingest", "sweep"],
     doc_md=__doc__,
 )

@@ -24,8 +24,39 @@ from warehouse.db import sqlalchemy_url
 SUITES_DIR = Path(__file__).parent / "suites"
 
 
-def suite_files() -> list[Path]:
-    return sorted(SUITES_DIR.glob("*.json"))
+def suite_files(suites_dir: Path = SUITES_DIR) -> list[Path]:
+    return sorted(suites_dir.glob("*.json"))
+
+
+class SuiteError(ValueError):
+    """A committed suite names an expectation GX does not know, or gives it kwargs it refuses."""
+
+
+def load_expectations(path: Path) -> tuple[str, list, list[SuiteError]]:
+    """The suite's name, its expectations as GX objects, and one error per expectation that does not resolve.
+
+    `gx.ExpectationSuite(expectations=[dict…])` logs and drops an expectation whose type is
+    unknown (a typo) or whose kwargs fail validation, so that check would silently vanish.
+    Each entry is resolved here the way GX does it (`ExpectationConfiguration.to_domain_obj`:
+    the registry by type, then the class's pydantic model, which forbids unknown kwargs).
+    """
+    _import_gx()
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    definition = json.loads(path.read_text(encoding="utf-8"))
+    name = definition.get("name", "")
+    if name.rsplit(".", 1)[-1] not in ("critical", "warning") or f"{name}.json" != path.name:
+        raise SuiteError(f"{path.name}: suite name {name!r} must be '<mart>.critical|warning' and match the file name")
+    expectations, errors = [], []
+    for index, entry in enumerate(definition.get("expectations", [])):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        try:
+            expectations.append(ExpectationConfiguration(**entry).to_domain_obj())
+        except Exception as exc:  # ExpectationNotFoundError, pydantic ValidationError, TypeError
+            kwargs = json.dumps(entry.get("kwargs") if isinstance(entry, dict) else entry, ensure_ascii=False)
+            errors.append(SuiteError(f"{path.name}: expectation #{index + 1} {kind!r} {kwargs} is not valid "
+                                     f"({type(exc).__name__}: {' '.join(str(exc).split())}); fix its type or kwargs"))
+    return name, expectations, errors
 
 
 _preload: threading.Thread | None = None
@@ -60,8 +91,13 @@ def _quiet_import() -> None:
         logging.getLogger(__name__).exception("importing GX ahead failed")
 
 
-def run_suites(dsn: str, schema: str, marts: set[str] | None = None, delta: Delta | None = None) -> list[CheckResult]:
-    """Validate every suite, or only those of `marts` (a partial build leaves the others as published)."""
+def run_suites(dsn: str, schema: str, marts: set[str] | None = None, delta: Delta | None = None,
+               suites_dir: Path = SUITES_DIR) -> list[CheckResult]:
+    """Validate every suite, or only those of `marts` (a partial build leaves the others as published).
+
+    An expectation that does not resolve is a critical `error` check (even in a warning suite:
+    a check that silently disappeared must not let a publication through).
+    """
     if _preload is not None:
         _preload.join()
     gx = _import_gx()
@@ -72,11 +108,19 @@ def run_suites(dsn: str, schema: str, marts: set[str] | None = None, delta: Delt
     datasource = context.data_sources.add_postgres(name="warehouse", connection_string=sqlalchemy_url(dsn))
     checks: list[CheckResult] = []
     batch_definitions: dict = {}
-    for path in suite_files():
-        definition = json.loads(path.read_text(encoding="utf-8"))
-        mart, severity = definition["name"].rsplit(".", 1)
+    for path in suite_files(suites_dir):
+        try:
+            name, expectations, errors = load_expectations(path)
+        except (SuiteError, ValueError) as exc:
+            checks.append(CheckResult("gx", path.stem, path.stem.rsplit(".", 1)[0], "critical", "error",
+                                      message=str(exc)[:2000], details={"suite_file": path.name}))
+            continue
+        mart, severity = name.rsplit(".", 1)
         if marts is not None and mart not in marts:
             continue
+        for error in errors:
+            checks.append(CheckResult("gx", f"{name}:invalid_expectation", mart, "critical", "error",
+                                      message=str(error)[:2000], details={"suite_file": path.name}))
         try:
             # A mart can have both a critical and a warning suite: one asset and batch definition for both.
             if mart in batch_definitions:
@@ -91,18 +135,17 @@ def run_suites(dsn: str, schema: str, marts: set[str] | None = None, delta: Delt
                 asset = datasource.add_table_asset(name=mart, table_name=mart, schema_name=schema)
                 batch_definition = batch_definitions[mart] = asset.add_batch_definition_whole_table(f"{mart}_whole")
         except Exception as exc:  # the table is missing from the candidate: that fails the suite
-            checks.append(CheckResult("gx", definition["name"], mart, severity, "error",
+            checks.append(CheckResult("gx", name, mart, severity, "error",
                                       message=f"table {schema}.{mart} cannot be read: {exc}"[:2000]))
             continue
-        suite = context.suites.add(gx.ExpectationSuite(name=definition["name"],
-                                                       expectations=definition["expectations"]))
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         result = batch_definition.get_batch().validate(suite)
         for item in result.results:
             config = item.expectation_config
             observed = item.result or {}
             column = config.kwargs.get("column") or config.kwargs.get("column_list") or ""
             checks.append(CheckResult(
-                source="gx", name=f"{definition['name']}:{config.type}:{column}".rstrip(":"), target=mart,
+                source="gx", name=f"{name}:{config.type}:{column}".rstrip(":"), target=mart,
                 severity=severity, status="pass" if item.success else "fail",
                 failures=observed.get("unexpected_count"),
                 message=None if item.success else json.dumps(_short(observed), ensure_ascii=False, default=str),

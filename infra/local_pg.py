@@ -11,7 +11,7 @@ passfile var/pgpass (0600), and every DSN printed names it (`?passfile=`), never
 password. A data directory initialised by an older version with trust auth is switched
 to scram-sha-256 on start.
 
-    python -m infra.local_pg start|dsn|stop|status [--db NAME] [--role ingest|transform|bi|auditor|airflow]
+    python -m infra.local_pg start|dsn|stop|status [--db NAME] [--role ingest|transform|bi|auditor|steward|airflow]
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ DATABASES = ("warehouse", "airflow")
 SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 SUPERUSER = "postgres"
 AIRFLOW_LOGIN = "gov_airflow"  # owns Airflow's metadata database, nothing else
-ROLES = ("owner", "ingest", "transform", "bi", "auditor", "airflow")
+ROLES = ("owner", "ingest", "transform", "bi", "auditor", "steward", "airflow")
 PG_HBA = """# Written by infra/local_pg.py: a password for every login, socket and TCP alike.
 local   all all                scram-sha-256
 host    all all 127.0.0.1/32   scram-sha-256

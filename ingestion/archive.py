@@ -1,11 +1,14 @@
-"""Content-addressed archive of every received file: kept forever, never overwritten."""
+"""Content-addressed archive of every received file: kept forever, never overwritten.
+
+Department files hold clear personal data: archived files are created 0600 in 0700
+directories (warehouse.private_files), whatever the process umask.
+"""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from ingestion.landing import file_digest
+from warehouse.private_files import PRIVATE_DIR, PRIVATE_FILE, copy_file, make_dirs
 
 __all__ = ["archive_file", "file_digest"]
 
@@ -15,8 +18,5 @@ def archive_file(path: Path, sha256: str, archive_dir: Path, feed_id: str) -> Pa
     target = archive_dir / feed_id / sha256[:2] / f"{sha256}{path.suffix.lower()}"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    shutil.copyfile(path, partial)
-    os.replace(partial, target)  # atomic: readers never see half a file
-    return target
+    make_dirs(target.parent, PRIVATE_DIR)
+    return copy_file(path, target, PRIVATE_FILE)  # atomic: readers never see half a file

@@ -4,7 +4,9 @@
 department, tables in schema `raw`) is derived from `ingestion/specs/*.yml`: column
 names, PostgreSQL types and descriptions, the key (in `meta`, read by the
 `latest_source_rows` macro), the reconciliation mart and the freshness threshold on
-`_loaded_at`. `python -m ingestion dbt-sources` writes the files, `--check` fails when a
+`_loaded_at`. Column meta `pii: true` with the column's headers marks personal fields, and
+table meta carries the department and title: the warehouse (the report site) reads the
+contract from these files, since it may not import ingestion. `python -m ingestion dbt-sources` writes the files, `--check` fails when a
 committed file differs from what the specs say.
 """
 from __future__ import annotations
@@ -40,13 +42,15 @@ def column_entry(col: ColumnSpec) -> dict:
     description = f"{col.name}; {chinese_label(col)}"
     if col.description:
         description += f" — {col.description}"
+    entry: dict = {"name": col.name, "data_type": col.pg_type.replace(", ", ","), "description": description}
     if col.pii:
-        description += PII_NOTE
-    return {"name": col.name, "data_type": col.pg_type.replace(", ", ","), "description": description}
+        entry["description"] += PII_NOTE
+        entry["config"] = {"meta": {"pii": True, "headers": list(dict.fromkeys((col.header, *col.aliases)))}}
+    return entry
 
 
 def table_entry(spec: FeedSpec) -> dict:
-    meta: dict = {"feed_id": spec.feed_id, "key": list(spec.key)}
+    meta: dict = {"feed_id": spec.feed_id, "department": spec.department, "title": spec.title, "key": list(spec.key)}
     if spec.reconcile:
         meta["reconcile_mart"] = spec.reconcile.mart
     return {

@@ -296,14 +296,30 @@ PII_PREFILTER = r"[0-9][- ]?[0-9]{4}[- ]?[0-9]{4}"  # cheap: only such texts are
 PII_KINDS = {"id_number": "resident ID number", "mobile_phone": "mobile phone number", "bank_card": "bank card number"}
 
 
+def organisation_code_columns(manifest: dict | None) -> set[tuple[str, str]]:
+    """(mart, column) that hold 统一社会信用代码 by contract: dbt column meta `code_type: uscc`."""
+    found = set()
+    for node in (manifest or {}).get("nodes", {}).values():
+        if node.get("resource_type") != "model":
+            continue
+        for column in node.get("columns", {}).values():
+            meta = {**(column.get("meta") or {}), **((column.get("config") or {}).get("meta") or {})}
+            if meta.get("code_type") == "uscc":
+                found.add((node.get("alias") or node["name"], column["name"]))
+    return found
+
+
 def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None,
-             delta: Delta | None = None) -> list[CheckResult]:
+             delta: Delta | None = None, manifest: dict | None = None) -> list[CheckResult]:
     """Critical: no text column of a candidate mart holds a clear ID number, mobile phone or bank card.
 
     Free text (资金用途 "联系人张三 13812345678 …") blocks the publication; the report names
     the mart, the column, the kind and the count, never the value. Marts of `delta` are
     scanned on the rows of the new batches only (the others passed this scan when published).
+    Columns that hold organisation codes by contract (`manifest`: the dbt build's, see
+    organisation_code_columns) do not read an 18-character code as a bank card.
     """
+    org_codes = organisation_code_columns(manifest)
     columns: dict[str, list[str]] = {}
     for table, column in conn.execute(
             "select c.table_name, c.column_name from information_schema.columns c "
@@ -316,9 +332,10 @@ def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None,
     checks = []
     for table, names in columns.items():
         found = sql.SQL(", ").join(
-            sql.SQL("array_agg(distinct pii.find_pii({col})) filter (where {col} ~ {pre} "
-                    "and pii.find_pii({col}) is not null), count(*) filter (where {col} ~ {pre} "
-                    "and pii.find_pii({col}) is not null)").format(col=sql.Identifier(name), pre=sql.Literal(PII_PREFILTER))
+            sql.SQL("array_agg(distinct pii.find_pii({col}, {org})) filter (where {col} ~ {pre} "
+                    "and pii.find_pii({col}, {org}) is not null), count(*) filter (where {col} ~ {pre} "
+                    "and pii.find_pii({col}, {org}) is not null)").format(
+                col=sql.Identifier(name), pre=sql.Literal(PII_PREFILTER), org=sql.Literal((table, name) in org_codes))
             for name in names)
         source, where, params = sql.Identifier(candidate_schema, table), sql.SQL(""), None
         if delta is not None and delta.covers(table) and delta.rows_schema:
@@ -335,6 +352,7 @@ def pii_scan(conn, candidate_schema: str, marts: set[str] | None = None,
             message=(message + " (mask or drop it in the model, or fix the feed)") if hits else
             f"{len(names)} text column(s) scanned for ID numbers, mobile phones and bank cards",
             details={"columns_scanned": names, "hits": hits,
+                     "organisation_code_columns": sorted(n for n in names if (table, n) in org_codes),
                      "mode": "delta" if delta is not None and delta.covers(table) else "full"},
         ))
     return checks

@@ -29,6 +29,7 @@ LOGINS: dict[str, tuple[str, str]] = {
     "transform": ("gov_transform_login", "gov_transform"),
     "bi": ("bi_login", "bi_reader"),
     "auditor": ("auditor_login", "auditor"),
+    "steward": ("steward_login", "data_steward"),  # the only reader of clear rejected values (30_rejected_pii.sql)
 }
 PASSFILE_NAME = "pgpass"
 
@@ -107,7 +108,7 @@ def uri(host: str, port: str, dbname: str, user: str, *, passfile: Path, group: 
 
 
 def login_dsn(owner_dsn: str, role: str) -> str:
-    """The DSN of the pipeline login for `role` (ingest | transform | bi | auditor) on the owner's database."""
+    """The DSN of the login for `role` (ingest | transform | bi | auditor | steward) on the owner's database."""
     login, group = LOGINS[role]
     info = psycopg.conninfo.conninfo_to_dict(owner_dsn)
     return uri(str(info.get("host") or "127.0.0.1"), str(info.get("port") or "5432"),

@@ -256,7 +256,7 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
                 with phase("stage_delta"):
                     delta = stage_delta(conn, CANDIDATE_SCHEMA, delta)
             with phase("pii_scan"):
-                checks += pii_scan(conn, CANDIDATE_SCHEMA, rebuilt, delta)
+                checks += pii_scan(conn, CANDIDATE_SCHEMA, rebuilt, delta, manifest)
             with phase("gx"):
                 checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=rebuilt, delta=delta)
         finally:

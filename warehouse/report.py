@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.checks import CheckResult
+from warehouse.private_files import GROUP_DIR, GROUP_FILE, make_dirs, write_file
 
 _STYLE = """
 body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:2rem;color:#222}
@@ -33,11 +34,11 @@ def format_phases(seconds: dict[str, float] | None) -> str:
 
 
 def write_report(reports_dir: Path, publication: dict[str, Any], checks: list[CheckResult]) -> Path:
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    """The JSON and the one-table HTML page, created 0640 in a 0750 folder (see warehouse.private_files)."""
+    make_dirs(reports_dir, GROUP_DIR)
     stem = reports_dir / f"publication_{publication['publication_id']:06d}"
     payload = {**publication, "checks": [c.to_dict() for c in checks]}
-    stem.with_suffix(".json").write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str),
-                                         encoding="utf-8")
+    write_file(stem.with_suffix(".json"), json.dumps(payload, ensure_ascii=False, indent=2, default=str), GROUP_FILE)
     rows = "\n".join(
         f"<tr><td>{html.escape(c.source)}</td><td>{html.escape(c.name)}</td><td>{html.escape(c.target or '')}</td>"
         f"<td>{c.severity}</td><td class='{c.status}'>{c.status}</td><td>{'' if c.failures is None else c.failures}"
@@ -61,9 +62,7 @@ def write_report(reports_dir: Path, publication: dict[str, Any], checks: list[Ch
 <h2>Checks / 检查项 ({len(checks)})</h2>
 <table><tr><th>source</th><th>check</th><th>target</th><th>severity</th><th>status</th><th>failures</th>
 <th>message</th></tr>{rows}</table></body></html>"""
-    path = stem.with_suffix(".html")
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_file(stem.with_suffix(".html"), page, GROUP_FILE)
 
 
 def _build_mode(publication: dict[str, Any]) -> str:

@@ -91,6 +91,20 @@ def test_build_publish_on_any_raw_asset(dagbag, feeds):
     assert task.retries >= 5, "a build outlives a database outage"
 
 
+def test_shared_dag_arguments_are_written_once(dagbag):
+    """build_publish and landing_sweep take start date, catch-up, one run at a time and default_args from one place."""
+    from dags.common.dag_args import DAG_ARGS, START_DATE
+    from dags.common.defaults import DEFAULT_ARGS
+
+    for dag_id in ("build_publish", "landing_sweep"):
+        dag = dagbag.dags[dag_id]
+        assert (dag.start_date, dag.catchup, dag.max_active_runs) == (START_DATE, False, 1), dag_id
+        assert dag.default_args == DEFAULT_ARGS, dag_id
+        source = (REPO_ROOT / "dags" / f"{dag_id}.py").read_text(encoding="utf-8")
+        assert "**DAG_ARGS" in source and "start_date=" not in source and "default_args=" not in source, dag_id
+    assert DAG_ARGS["default_args"] is DEFAULT_ARGS
+
+
 def test_dag_files_do_no_work_at_parse_time():
     """No warehouse/ingestion pipeline import at module level (only the cheap registry)."""
     import ast

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import stat
 
 import pytest
 
@@ -55,6 +56,10 @@ def _index_equals_audit(db, tmp_path, history):
     first, second, blocked, rolled_back = history
     index_path = build_site()
     assert index_path == tmp_path / "reports" / "index.html"
+    # Auditors' pages hold masked values only: group-readable at most, never others' (created so).
+    assert stat.S_IMODE((tmp_path / "reports").stat().st_mode) & 0o027 == 0
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) & 0o137 for p in (tmp_path / "reports").iterdir()} == \
+        {p.name: 0 for p in (tmp_path / "reports").iterdir()}
     index = parse(render(index_path, screenshot=tmp_path / "index.png"))
     assert (tmp_path / "index.png").stat().st_size > 10_000
 

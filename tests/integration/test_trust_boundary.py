@@ -43,48 +43,53 @@ def attempt(dsn: str, statement: str) -> bool:
         return False
 
 
-# (what, statement, {role: allowed}); roles: ingest, transform, bi, auditor
+# (what, statement, {role: allowed}); roles: ingest, transform, bi, auditor, steward
 MATRIX = [
     ("read raw", "select * from raw.social_workers limit 1",
-     {"ingest": True, "transform": True, "bi": False, "auditor": False}),
+     {"ingest": True, "transform": True, "bi": False, "auditor": False, "steward": False}),
     ("insert raw", "insert into raw.party_organizations (org_code, _batch_id, _row_number) values ('x', -1, -1)",
-     {"ingest": True, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": True, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("update raw", "update raw.party_organizations set org_code = org_code",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("read batches", "select * from audit.ingestion_batches",
-     {"ingest": True, "transform": True, "bi": False, "auditor": True}),
+     {"ingest": True, "transform": True, "bi": False, "auditor": True, "steward": True}),
     ("update batches", "update audit.ingestion_batches set message = 'x'",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("delete rejects", "delete from audit.rejected_rows",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("update checks", "update audit.check_results set status = 'pass'",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("delete checks", "delete from audit.check_results",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("insert checks", "insert into audit.check_results (publication_id, check_source, check_name, severity, status) "
      "select max(publication_id), 'dbt', 'x', 'warning', 'pass' from audit.publications",
-     {"ingest": False, "transform": True, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": True, "bi": False, "auditor": False, "steward": False}),
     ("finish a closed batch", "select audit.finish_batch(min(batch_id), 'loaded', 0, 0, 0, 0, null) "
      "from audit.ingestion_batches",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("read marts", "select * from marts.dim_divisions limit 1",
-     {"ingest": False, "transform": True, "bi": True, "auditor": True}),
+     {"ingest": False, "transform": True, "bi": True, "auditor": True, "steward": False}),
     ("read person keys", "select * from marts.fct_mediation_case_parties limit 1",
-     {"ingest": False, "transform": True, "bi": False, "auditor": True}),
+     {"ingest": False, "transform": True, "bi": False, "auditor": True, "steward": False}),
     ("read row-level cases", "select * from marts.fct_mediation_cases limit 1",
-     {"ingest": False, "transform": True, "bi": False, "auditor": True}),
+     {"ingest": False, "transform": True, "bi": False, "auditor": True, "steward": False}),
     ("read suppressed rates", "select * from marts.case_resolution_rates_by_community_month limit 1",
-     {"ingest": False, "transform": True, "bi": True, "auditor": True}),
+     {"ingest": False, "transform": True, "bi": True, "auditor": True, "steward": False}),
     ("create table in raw", "create table raw.intruder (x int)",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("create schema", "create schema intruder",
-     {"ingest": False, "transform": True, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": True, "bi": False, "auditor": False, "steward": False}),
     ("temp table", "create temporary table scratch (x int)",
-     {"ingest": False, "transform": True, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": True, "bi": False, "auditor": False, "steward": False}),
     ("compute a person key", "select pii.person_key('110101199003077777')",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("read bootstrap state", "select * from audit.bootstrap_state",
-     {"ingest": False, "transform": False, "bi": False, "auditor": False}),
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
+    ("read clear rejects", "select * from audit.rejected_values_clear limit 1",
+     {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": True}),
+    ("insert clear rejects", "insert into audit.rejected_values_clear select batch_id, -1, '{}' "
+     "from audit.ingestion_batches limit 1",
+     {"ingest": True, "transform": False, "bi": False, "auditor": False, "steward": False}),
 ]
 
 
@@ -235,6 +240,28 @@ def test_missing_key_in_production_is_an_error(monkeypatch, tmp_path):
     assert key and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "var").stat().st_mode) & 0o077 == 0
     assert os.environ.get("PII_HMAC_KEY") is None
+
+
+def test_only_the_steward_login_reads_the_clear_values_of_a_rejected_row(sample):
+    from ingestion.load import load_file
+
+    path = sample.work / "steward" / "social_workers.csv"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("身份证号,姓名,手机号,职业资格,所属社工站编码,区县代码,入职日期\n"
+                    "51140219900101999,王小明,13900001111,社会工作师,S1,511402,2021-01-01\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("WAREHOUSE_DSN", sample.dsn)
+        env.setenv("PII_HMAC_KEY", PII_TEST_KEY)
+        batch = load_file("social_workers", path, dsn=sample.dsn)
+    assert batch.rows_rejected == 1
+    query = "select original_values::text from audit.rejected_values_clear where batch_id = %s"
+    with psycopg.connect(login_dsn(sample.dsn, "steward")) as conn:
+        [clear] = conn.execute(query, (batch.batch_id,)).fetchone()
+        [masked] = conn.execute("select original_values::text from audit.rejected_rows where batch_id = %s",
+                                (batch.batch_id,)).fetchone()
+    assert "王小明" in clear and "51140219900101999" in clear and "王小明" not in masked
+    for role in ("ingest", "transform", "bi", "auditor"):
+        assert not attempt(login_dsn(sample.dsn, role), query.replace("%s", str(batch.batch_id))), role
 
 
 def test_free_text_with_personal_information_blocks_publication(sample):

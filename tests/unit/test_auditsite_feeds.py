@@ -1,7 +1,9 @@
-"""The report site's reading of the feed contracts: same pii fields as the registry, masked when printed."""
+"""The report site's reading of the feed contracts (the generated dbt sources): same pii fields as the
+registry, masked when printed."""
 from __future__ import annotations
 
-from ingestion.registry import feed_ids, get_spec, normalize_header
+from ingestion.dbt_sources import render
+from ingestion.registry import feed_ids, get_spec, load_spec, normalize_header
 from warehouse.auditsite.charts import line_chart
 from warehouse.auditsite.feeds import MASK, feed_catalogue, mask_patterns, masked_reason, masked_values
 
@@ -13,9 +15,25 @@ def test_catalogue_equals_the_registry():
         spec = get_spec(feed_id)
         pii = {normalize_header(h) for c in spec.columns if c.pii for h in c.header_names()}
         assert catalogue[feed_id].pii_fields == pii, feed_id
-        assert catalogue[feed_id].department == spec.department
+        assert (catalogue[feed_id].department, catalogue[feed_id].title) == (spec.department, spec.title)
     assert {"身份证号", "id_number", "姓名", "手机号"} <= catalogue["social_workers"].pii_fields
     assert "当事人" in catalogue["mediation_cases"].pii_fields  # aliases count too
+
+
+def test_a_pii_column_of_a_new_spec_reaches_the_catalogue_through_the_generated_sources(tmp_path):
+    spec_path = tmp_path / "street_lamps.yml"
+    spec_path.write_text(
+        "feed_id: street_lamps\ndepartment: 市城管局\ndbt_source: city_management\ntitle: Street lamps / 路灯\n"
+        "format: csv\nencoding: utf-8\nkey: [lamp_code]\ncolumns:\n"
+        "  - {name: lamp_code, header: 路灯编号, type: text, required: true}\n"
+        "  - {name: keeper_phone, header: 管护人电话, aliases: [联系电话], type: phone, pii: true}\n", encoding="utf-8")
+    spec = load_spec(spec_path)
+    for file in render({spec.feed_id: spec}, tmp_path / "staging"):
+        file.path.parent.mkdir(parents=True)
+        file.path.write_text(file.text, encoding="utf-8")
+    [feed] = feed_catalogue(tmp_path / "staging").values()
+    assert (feed.feed_id, feed.department, feed.title) == ("street_lamps", "市城管局", "Street lamps / 路灯")
+    assert feed.pii_fields == {"keeper_phone", "管护人电话", "联系电话"}
 
 
 def test_personal_fields_are_masked_by_any_of_their_names():

@@ -80,10 +80,13 @@ def test_generator_handles_a_new_spec(tmp_path):
         "city_management", "raw", {"loaded_at_field": "_loaded_at"})
     table = source["tables"][0]
     assert table["config"] == {"freshness": {"warn_after": {"count": 35, "period": "day"}},
-                               "meta": {"feed_id": "street_lamps", "key": ["lamp_code", "district_code"]}}
+                               "meta": {"feed_id": "street_lamps", "department": "市城管局",
+                                        "title": "Street lamps / 路灯", "key": ["lamp_code", "district_code"]}}
     assert table["columns"][2] == {"name": "watts", "data_type": "numeric(18,2)",
                                    "description": "watts; 功率 — rated power"}
     assert "个人信息" in table["columns"][3]["description"]
+    assert table["columns"][3]["config"] == {"meta": {"pii": True, "headers": ["管护人电话"]}}
+    assert all("config" not in column for column in table["columns"][:3])  # only personal fields carry meta
 
     (staging / "city_management" / "_city_management__sources.yml").write_text("edited by hand\n")
     (staging / "orphan").mkdir()

@@ -6,12 +6,12 @@ rejects, lineage from marts to files). Rebuilt after every publication and rollb
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from warehouse.auditsite.data import publication_detail, publications, record_mart_rows
 from warehouse.auditsite.pages import index_page, page_name, publication_page
 from warehouse.db import connect
+from warehouse.private_files import GROUP_DIR, GROUP_FILE, make_dirs, write_file
 from warehouse.publish import published_version
 from warehouse.settings import get_settings
 
@@ -24,7 +24,7 @@ def build_site(dsn: str | None = None, reports_dir: Path | None = None, *,
     """Write the index and the publication pages (`only` those ids plus pages not written yet); returns the index."""
     dsn = dsn or get_settings().dsn
     reports_dir = reports_dir or get_settings().reports_dir
-    reports_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(reports_dir, GROUP_DIR)  # pages 0640 in a 0750 folder: see warehouse.private_files
     with connect(dsn, autocommit=True) as conn:
         rows = publications(conn)
         versions = {schema: published_version(conn, schema) for schema in ("marts", "marts_previous")}
@@ -68,6 +68,4 @@ def _is_site_page(path: Path) -> bool:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_file(path, text, GROUP_FILE)

@@ -1,10 +1,12 @@
 """What the report site needs to know about each feed: department, title, which fields are personal.
 
-Read from the feed contracts (`ingestion/specs/*.yml`) as data: the warehouse may not import
-the ingestion package (import layers), and the report must follow the same contract that
-marked a column `pii`. A test keeps this reading equal to the registry's. Original values
-are shown only for fields known not to be personal; everything else is masked, and values
-that look like an ID number or a mobile phone are masked wherever they appear.
+Read from the dbt sources (`dbt_project/models/staging/*/_*__sources.yml`), which
+`python -m ingestion dbt-sources` generates from the feed specs and checks (`--check`): the
+warehouse may not import ingestion (import layers), so it reads the contract where dbt reads
+it, one source instead of a second reader of the specs. A column with meta `pii: true`
+names its headers. Original values are shown only for fields known not to be personal;
+everything else is masked, and values that look like an ID number or a mobile phone are
+masked wherever they appear.
 """
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from warehouse.settings import REPO_ROOT
+from warehouse.build import DBT_PROJECT
 
-SPEC_DIR = REPO_ROOT / "ingestion" / "specs"
+STAGING_DIR = DBT_PROJECT / "models" / "staging"
 MASK = "＊＊＊"
 _ID_NUMBER = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 _QUOTED = re.compile(r"'[^']*'")
@@ -40,15 +42,22 @@ class Feed:
 
 
 @lru_cache(maxsize=4)
-def feed_catalogue(spec_dir: Path = SPEC_DIR) -> dict[str, Feed]:
+def feed_catalogue(staging_dir: Path = STAGING_DIR) -> dict[str, Feed]:
     feeds = {}
-    for path in sorted(spec_dir.glob("*.yml")):
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        pii = {normalize(str(name)) for column in spec.get("columns", []) if column.get("pii")
-               for name in (column["name"], column["header"], *column.get("aliases", ()))}
-        feeds[spec["feed_id"]] = Feed(spec["feed_id"], spec.get("department", ""), spec.get("title", ""),
-                                      frozenset(pii))
+    for path in sorted(staging_dir.glob("*/_*__sources.yml")):
+        for source in yaml.safe_load(path.read_text(encoding="utf-8")).get("sources", []):
+            for table in source.get("tables", []):
+                meta = (table.get("config") or {}).get("meta") or {}
+                pii = {normalize(str(name)) for column in table.get("columns", [])
+                       if _column_meta(column).get("pii")
+                       for name in (column["name"], *_column_meta(column).get("headers", ()))}
+                feed_id = meta.get("feed_id", table["name"])
+                feeds[feed_id] = Feed(feed_id, meta.get("department", ""), meta.get("title", ""), frozenset(pii))
     return feeds
+
+
+def _column_meta(column: dict) -> dict:
+    return {**(column.get("meta") or {}), **((column.get("config") or {}).get("meta") or {})}
 
 
 def masked_values(feed_id: str, values: dict[str, Any] | None) -> dict[str, str]:
