@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import Asset, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from dags.common.assets import landing_asset, raw_asset
-from dags.common.defaults import DEFAULT_ARGS
+from dags.common.dag_args import DAG_ARGS
 from dags.common.feeds import registered_feeds
 
 log = logging.getLogger(__name__)
-
-START = datetime(2025, 1, 1, tzinfo=UTC)
-
 
 def _jsonable(value: Any) -> Any:
     """Batch summaries as plain JSON (XCom, asset event extra)."""
@@ -44,10 +40,7 @@ def build_ingest_dag(feed_id: str):
         dag_id=f"ingest_{feed_id}",
         description=f"Load new files of feed {feed_id} into raw.{feed_id}",
         schedule=landing,
-        start_date=START,
-        catchup=False,
-        max_active_runs=1,
-        default_args=DEFAULT_ARGS,
+        **DAG_ARGS,
         tags=["ingest", feed_id],
         doc_md=__doc__,
     )
