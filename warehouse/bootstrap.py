@@ -9,6 +9,7 @@ GRANT at all, so concurrent loads never race on the catalog.
 
 Bootstrap also creates the pipeline's logins (warehouse/credentials.py): the owner is
 the only role that runs DDL; loads and builds log in as gov_ingest / gov_transform.
+It installs the BI row-security scopes too (roles need CREATEROLE, which only the owner has).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from psycopg import sql
 
 from warehouse.credentials import ensure_logins
 from warehouse.db import connect
+from warehouse.row_security import install_scopes
 from warehouse.settings import get_settings
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -46,6 +48,7 @@ def bootstrap(dsn: str | None = None, units: dict[str, Sequence[Statement]] | No
             if _applied(conn, name) != fingerprint:
                 _apply(conn, name, statements, fingerprint)
         ensure_logins(conn, dsn)
+        _install_row_security(conn)
 
 
 def _fingerprint(statements: Sequence[Statement], salt: str = "") -> str:
@@ -75,6 +78,23 @@ def _apply(conn: psycopg.Connection, unit: str, statements: Sequence[Statement],
                 conn.execute(
                     "insert into audit.bootstrap_state (unit, fingerprint) values (%s, %s) on conflict (unit) "
                     "do update set fingerprint = excluded.fingerprint, applied_at = now()", (unit, fingerprint))
+            return
+        except _RACES:
+            if attempt == 5:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def _install_row_security(conn: psycopg.Connection) -> None:
+    """The BI scope roles and reference data, as the owner (the transform login that applies the
+    policies at publication may not create roles); a no-op when installed with the same fingerprint."""
+    for attempt in range(6):
+        try:
+            conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
+            try:
+                install_scopes(conn)
+            finally:
+                conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
             return
         except _RACES:
             if attempt == 5:
