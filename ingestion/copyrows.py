@@ -51,6 +51,7 @@ class RowCopier:
         names = [c.name for c in spec.columns]
         self.key_index = [names.index(k) for k in spec.key]
         self.keys = KeyTracker()
+        self.key_hash: Callable[[Any], int] = hash  # vector.py sets its own, so both paths hash keys alike
         self.buffer: list[str] = []
         self.rows_in = self.loaded = self.rejected = 0
         self._layout: Layout | None = None
@@ -114,7 +115,7 @@ class RowCopier:
             return
         self.buffer.append(line)
         key = texts[self.key_index[0]] if len(self.key_index) == 1 else tuple(texts[i] for i in self.key_index)
-        self.keys.packed.append((hash(key) & LOW32) << 32 | row_number)
+        self.keys.packed.append((self.key_hash(key) & LOW32) << 32 | row_number)
         self.loaded += 1
         if len(self.buffer) >= FLUSH_ROWS:
             self.flush()

@@ -14,6 +14,7 @@ from ingestion.registry import ColumnSpec
 
 FastPath = Callable[[str], "str | None"]
 Check = Callable[[str], bool]
+VectorCheck = Callable[[Any], Any]  # polars Expr of canonical field texts -> Expr of bool (True: passes)
 
 DATE_MIN, DATE_MAX = dt.date(1900, 1, 1), dt.date(2099, 12, 31)
 WHITESPACE = "\u3000\u00a0\ufeff \t\r\n"
@@ -29,11 +30,14 @@ class TypeRule:
     fast:   column → a function taking a canonical str straight to COPY text, None for anything else
     line:   column → (regex of a canonical CSV field, check the regex cannot do), or None when
             the type needs a conversion and so has no whole-line path
+    vector: column → `line`'s check as a polars expression over a whole block of fields
+            (vector.py), or None: the check then runs per value on the block
     """
     parse: Callable[[Any, ColumnSpec], Any]
     format: Callable[[Any], str]
     fast: Callable[[ColumnSpec], FastPath]
     line: Callable[[ColumnSpec], tuple[str, Check | None] | None]
+    vector: Callable[[ColumnSpec], VectorCheck | None] = lambda col: None
 
 
 def reject(rule: str, reason: str, reason_zh: str) -> ValueRejected:

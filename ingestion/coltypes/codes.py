@@ -7,11 +7,12 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ingestion.checksums import id_check_digit, is_valid_uscc, uscc_check_char
+from ingestion.checksums import USCC_CHARSET, id_check_digit, is_valid_uscc, uscc_check_char
 from ingestion.coltypes.base import (
     DATE_MAX,
     FastPath,
     TypeRule,
+    VectorCheck,
     code_text,
     copy_escape,
     identity_map,
@@ -32,6 +33,7 @@ _PHONE_RE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 _ASCII_PHONE = re.compile(r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 # division_code ------------------------------------------------------------------
@@ -151,12 +153,51 @@ def fast_phone(col: ColumnSpec) -> FastPath:
     return fast
 
 
+# vectorised checks (vector.py): the same checks as `line`, on a polars column of canonical texts ------
+
+def vector_division_code(col: ColumnSpec) -> VectorCheck:
+    import polars as pl
+
+    codes = pl.Series(sorted(division_codes()), dtype=pl.String)
+    return lambda values: values.is_in(codes)
+
+
+def vector_uscc(col: ColumnSpec) -> VectorCheck:
+    """GB 32100 check character: 17 weighted alphabet positions, as `is_valid_uscc`."""
+    import polars as pl
+
+    value = {ch: i for i, ch in enumerate(USCC_CHARSET)}
+
+    def check(values: pl.Expr) -> pl.Expr:
+        total = pl.sum_horizontal([values.str.slice(i, 1).replace_strict(value, default=None, return_dtype=pl.Int64)
+                                   * weight for i, weight in enumerate(_USCC_WEIGHTS)])
+        expected = ((31 - total % 31) % 31).replace_strict(dict(enumerate(USCC_CHARSET)), default=None,
+                                                            return_dtype=pl.String)
+        return expected == values.str.slice(17, 1)
+
+    return check
+
+
+def vector_id_number(col: ColumnSpec) -> VectorCheck:
+    """GB 11643 check digit on 17 digits read as one integer (the line regex proved they are digits)."""
+    import polars as pl
+
+    def check(values: pl.Expr) -> pl.Expr:
+        number = values.str.slice(0, 17).cast(pl.Int64, strict=False)
+        total = pl.sum_horizontal([(number // 10 ** (16 - i)) % 10 * weight for i, weight in enumerate(_ID_WEIGHTS)])
+        expected = (total % 11).replace_strict(dict(enumerate(_ID_CHECK)), default=None, return_dtype=pl.String)
+        return expected == values.str.slice(17, 1)
+
+    return check
+
+
 DIVISION_CODE = TypeRule(parse=parse_division_code, format=copy_escape, fast=fast_division_code,
-                         line=lambda col: ("[0-9]{6,12}", division_codes().__contains__))
+                         line=lambda col: ("[0-9]{6,12}", division_codes().__contains__), vector=vector_division_code)
 # A check-character mismatch is a warning, so the USCC has no per-value fast path; a whole
 # line only takes the fast path when the check character is right.
 USCC = TypeRule(parse=parse_uscc, format=copy_escape, fast=no_fast,
-                line=lambda col: ("[0-9A-HJ-NPQRTUWXY]{18}", is_valid_uscc))
-ID_NUMBER = TypeRule(parse=parse_id_number, format=copy_escape, fast=fast_id_number, line=line_id_number)
+                line=lambda col: ("[0-9A-HJ-NPQRTUWXY]{18}", is_valid_uscc), vector=vector_uscc)
+ID_NUMBER = TypeRule(parse=parse_id_number, format=copy_escape, fast=fast_id_number, line=line_id_number,
+                     vector=vector_id_number)
 PHONE = TypeRule(parse=parse_phone, format=copy_escape, fast=fast_phone,
                  line=lambda col: (r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}", None))
