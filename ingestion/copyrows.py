@@ -90,6 +90,7 @@ class RowCopier:
             self._use_layout(layout)
         extra = NULL
         width = layout.width
+        short = len(cells) < width  # absent cells are None, which the str-only fast paths cannot take
         if layout.extra or len(cells) != width:
             if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
                 self._reject(row_number, None, shifted_row(len(cells), width),
@@ -99,7 +100,7 @@ class RowCopier:
             if len(cells) < width:
                 cells.extend([None] * (width - len(cells)))
         cells.append(None)  # position -1: a column the file does not have
-        texts = [fast(cells[position]) for fast, position in self._fast_plan]
+        texts = [None] * len(self._plan) if short else [fast(cells[position]) for fast, position in self._fast_plan]
         if None in texts:
             try:
                 texts = [encode(cells[position]) if text is None else text

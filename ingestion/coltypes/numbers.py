@@ -118,7 +118,7 @@ def vector_integer(col: ColumnSpec) -> VectorCheck:
     import polars as pl
 
     low, high = _bounds(col, 1)
-    return lambda values: values.cast(pl.Int64, strict=False).is_between(low, high)
+    return lambda values: values.cast(pl.Int64, strict=False).is_between(low, high).fill_null(False).to_numpy()
 
 
 def vector_decimal(col: ColumnSpec) -> VectorCheck:
@@ -127,11 +127,11 @@ def vector_decimal(col: ColumnSpec) -> VectorCheck:
 
     low, high = _bounds(col, 100)
 
-    def check(values: pl.Expr) -> pl.Expr:
-        parts = values.str.split_exact(".", 1)
-        whole = parts.struct.field("field_0").cast(pl.Int64, strict=False)
-        cents = parts.struct.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64, strict=False)
-        return (whole * 100 + cents).is_between(low, high)
+    def check(values: pl.Series) -> object:
+        parts = values.str.split_exact(".", 1).struct
+        whole = parts.field("field_0").cast(pl.Int64, strict=False)
+        cents = parts.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64, strict=False)
+        return (whole * 100 + cents).is_between(low, high).fill_null(False).to_numpy()
 
     return check
 
