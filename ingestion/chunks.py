@@ -22,7 +22,7 @@ from ingestion.errors import FileRejected
 from ingestion.read import decode_error
 from ingestion.registry import FeedSpec
 
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 2 << 20  # measured: 1-2 MB blocks were faster than 8 MB (cache) and keep RSS lower
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 

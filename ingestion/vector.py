@@ -2,7 +2,7 @@
 
 The per-line fast path (fastrow.py) costs Python work for every line: the regex, the
 ID check digit, the COPY text. Here the same contract pattern and the same column
-checks run on a block of ~80,000 lines at once, in polars (Rust, several threads,
+checks run on a block of ~20,000 lines (2 MB) at once, in polars (Rust, several threads,
 no Python per line). Polars was chosen over pyarrow.compute by measuring both on the
 1M-row benchmark file (docs in README, "Ingestion"). A line the vector check cannot
 prove canonical is only *flagged*: it takes exactly the path copy_lines gives it

@@ -1,6 +1,6 @@
 """`make bench`: run every registered benchmark against an isolated database, print the table.
 
-    python -m tests.bench [--rows N] [--memory] [--only NAME]
+    python -m tests.bench [--rows N] [--memory [--memory-mb MB]] [--only NAME]
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large service_transactions file")
     parser.add_argument("--memory", action="store_true",
-                        help="also load a file twice as large and compare peak RSS (flat memory check)")
+                        help="also load a large file (--memory-mb, ~1 GB) and report its peak RSS (flat memory check)")
+    parser.add_argument("--memory-mb", type=float, default=1024, help="size of the --memory file in MB")
     parser.add_argument("--only", help="run only benchmarks whose name contains this")
     args = parser.parse_args(argv)
     for module in MODULES:
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bootstrap(dsn)
         context = BenchContext(dsn=dsn, work_dir=work,
-                               options={"rows": str(args.rows), "memory": "1" if args.memory else ""})
+                               options={"rows": str(args.rows), "memory": "1" if args.memory else "",
+                                        "memory_mb": str(args.memory_mb)})
         for bench in BENCHMARKS:
             if args.only and args.only not in bench.__name__:
                 continue
