@@ -13,6 +13,7 @@ from pathlib import Path
 from psycopg import sql
 
 import ingestion.chunks
+import ingestion.vector
 from ingestion.generate import write_service_transactions
 from ingestion.generate.dirty import generate_dirty
 from ingestion.load import load_file
@@ -146,7 +147,14 @@ def test_dirty_samples_load_identically(warehouse_dsn, fresh_database, monkeypat
 
 
 def test_benchmark_file_loads_identically(warehouse_dsn, fresh_database, monkeypatch, tmp_path):
+    """The default engine is the vector one, and it stores the generated file as the line path does."""
+    used = []
+    copy_blocks = ingestion.vector.copy_blocks
+    monkeypatch.setattr(ingestion.vector, "copy_blocks", lambda *args: used.append(1) or copy_blocks(*args))
+    monkeypatch.delenv("INGEST_ENGINE", raising=False)
     path = write_service_transactions(tmp_path / "service_transactions.csv", 3000, 7)
+    assert load_file("service_transactions", path, dsn=fresh_database()).rows_loaded == 3000
+    assert used == [1]
     outcome = _compare("service_transactions", path, fresh_database, monkeypatch, tiny_blocks=False)
     assert outcome["summary"]["rows_loaded"] == 3000
     assert json.dumps(outcome["raw"][0], ensure_ascii=False).count("_row_number") == 1
