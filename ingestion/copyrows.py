@@ -51,6 +51,7 @@ class RowCopier:
         names = [c.name for c in spec.columns]
         self.key_index = [names.index(k) for k in spec.key]
         self.keys = KeyTracker()
+        self.key_hash: Callable[[Any], int] = hash  # vector.py sets its own, so both paths hash keys alike
         self.buffer: list[str] = []
         self.rows_in = self.loaded = self.rejected = 0
         self._layout: Layout | None = None
@@ -89,6 +90,7 @@ class RowCopier:
             self._use_layout(layout)
         extra = NULL
         width = layout.width
+        short = len(cells) < width  # absent cells are None, which the str-only fast paths cannot take
         if layout.extra or len(cells) != width:
             if len(cells) > width and any(c not in (None, "") for c in cells[width:]):
                 self._reject(row_number, None, shifted_row(len(cells), width),
@@ -98,7 +100,7 @@ class RowCopier:
             if len(cells) < width:
                 cells.extend([None] * (width - len(cells)))
         cells.append(None)  # position -1: a column the file does not have
-        texts = [fast(cells[position]) for fast, position in self._fast_plan]
+        texts = [None] * len(self._plan) if short else [fast(cells[position]) for fast, position in self._fast_plan]
         if None in texts:
             try:
                 texts = [encode(cells[position]) if text is None else text
@@ -114,7 +116,7 @@ class RowCopier:
             return
         self.buffer.append(line)
         key = texts[self.key_index[0]] if len(self.key_index) == 1 else tuple(texts[i] for i in self.key_index)
-        self.keys.packed.append((hash(key) & LOW32) << 32 | row_number)
+        self.keys.packed.append((self.key_hash(key) & LOW32) << 32 | row_number)
         self.loaded += 1
         if len(self.buffer) >= FLUSH_ROWS:
             self.flush()

@@ -372,13 +372,13 @@ def _read_csv(spec: FeedSpec, path: Path) -> Source:
         header_map = map_headers(spec, headers)
     except UnicodeDecodeError as exc:
         handle.close()
-        raise _decode_error(spec, exc, path) from exc
+        raise decode_error(spec, exc, path) from exc
     except StopIteration:
         handle.close()
         raise FileRejected("empty_file", "the file has no header row", "文件没有表头") from None
     except csv.Error as exc:
         handle.close()
-        raise _csv_error(1, exc) from exc
+        raise csv_error(1, exc) from exc
     except FileRejected:
         handle.close()
         raise
@@ -393,9 +393,9 @@ def _read_csv(spec: FeedSpec, path: Path) -> Source:
                 row_number = reader.line_num
                 yield row_number, cells, layout
         except UnicodeDecodeError as exc:
-            raise _decode_error(spec, exc, path) from exc
+            raise decode_error(spec, exc, path) from exc
         except csv.Error as exc:
-            raise _csv_error(reader.line_num, exc) from exc
+            raise csv_error(reader.line_num, exc) from exc
         finally:
             handle.close()
 
@@ -418,13 +418,21 @@ class CsvLines:
         self._handle = handle
         self._line_number = line_number
 
+    @property
+    def line_number(self) -> int:
+        """Physical lines read so far (the header's lines before the first data line)."""
+        return self._line_number
+
+    def close(self) -> None:
+        self._handle.close()
+
     def __iter__(self) -> Iterator[tuple[int, str]]:
         try:
             for line in self._handle:
                 self._line_number += 1
                 yield self._line_number, line
         except UnicodeDecodeError as exc:
-            raise _decode_error(self.spec, exc, self.path) from exc
+            raise decode_error(self.spec, exc, self.path) from exc
         finally:
             self._handle.close()
 
@@ -433,14 +441,14 @@ class CsvLines:
         try:
             cells = next(reader, [])
         except UnicodeDecodeError as exc:
-            raise _decode_error(self.spec, exc, self.path) from exc
+            raise decode_error(self.spec, exc, self.path) from exc
         except csv.Error as exc:
-            raise _csv_error(self._line_number, exc) from exc
+            raise csv_error(self._line_number, exc) from exc
         self._line_number += reader.line_num - 1
         return cells
 
 
-def _csv_error(line: int, exc: csv.Error) -> FileRejected:
+def csv_error(line: int, exc: csv.Error) -> FileRejected:
     detail = printable(str(exc), 300)
     if "field larger than field limit" in detail:
         return FileRejected("cell_too_long", f"a field near line {line} is longer than {csv.field_size_limit()} "
@@ -449,7 +457,7 @@ def _csv_error(line: int, exc: csv.Error) -> FileRejected:
                         f"CSV 第 {line} 行附近无法解析")
 
 
-def _decode_error(spec: FeedSpec, exc: UnicodeDecodeError, path: Path) -> FileRejected:
+def decode_error(spec: FeedSpec, exc: UnicodeDecodeError, path: Path) -> FileRejected:
     encoding = spec.encoding or "utf-8"
     line = _first_undecodable_line(path, "gb18030" if encoding == "gb18030" else "utf-8-sig")
     where = f"line {line}" if line else "somewhere in the file"
@@ -480,7 +488,7 @@ def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
         first = _first_record_line(handle)
     except UnicodeDecodeError as exc:
         handle.close()
-        raise _decode_error(spec, exc, path) from exc
+        raise decode_error(spec, exc, path) from exc
     if first is None:
         handle.close()
         raise FileRejected("empty_file", "the file has no records", "文件没有记录")
@@ -545,7 +553,7 @@ def _read_jsonl(spec: FeedSpec, path: Path) -> Source:
                     continue
                 yield line_number, cells, layout_for(tuple(record))
         except UnicodeDecodeError as exc:
-            raise _decode_error(spec, exc, path) from exc
+            raise decode_error(spec, exc, path) from exc
         finally:
             handle.close()
 

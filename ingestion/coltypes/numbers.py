@@ -1,11 +1,12 @@
 """Types `integer` and `decimal` (two places, 万元 amounts), with the spec's min/max."""
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ingestion.coltypes.base import FastPath, TypeRule, nfkc, no_fast, reject
+from ingestion.coltypes.base import FastPath, TypeRule, VectorCheck, nfkc, no_fast, reject
 from ingestion.registry import ColumnSpec
 
 _NUMBER_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
@@ -102,5 +103,38 @@ def line_decimal(col: ColumnSpec):
                                              and (high is None or Decimal(v) <= Decimal(str(high))))
 
 
-INTEGER = TypeRule(parse=parse_integer, format=str, fast=fast_integer, line=line_integer)
-DECIMAL = TypeRule(parse=parse_decimal, format=str, fast=fast_decimal, line=line_decimal)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _bounds(col: ColumnSpec, scale: int) -> tuple[int, int]:
+    """The spec's min/max as whole multiples of 1/scale, exactly (Decimal of the spec's text), clamped to int64."""
+    low = _INT64[0] if col.min is None else math.ceil(Decimal(str(col.min)) * scale)
+    high = _INT64[1] if col.max is None else math.floor(Decimal(str(col.max)) * scale)
+    return max(low, _INT64[0]), min(high, _INT64[1])
+
+
+def vector_integer(col: ColumnSpec) -> VectorCheck:
+    """`line_integer`'s range check on a column: up to 18 digits always fit an int64."""
+    import polars as pl
+
+    low, high = _bounds(col, 1)
+    return lambda values: values.cast(pl.Int64, strict=False).is_between(low, high).fill_null(False).to_numpy()
+
+
+def vector_decimal(col: ColumnSpec) -> VectorCheck:
+    """`line_decimal`'s range check in whole cents: up to 16 digits and 2 decimals always fit an int64."""
+    import polars as pl
+
+    low, high = _bounds(col, 100)
+
+    def check(values: pl.Series) -> object:
+        parts = values.str.split_exact(".", 1).struct
+        whole = parts.field("field_0").cast(pl.Int64, strict=False)
+        cents = parts.field("field_1").fill_null("").str.pad_end(2, "0").cast(pl.Int64, strict=False)
+        return (whole * 100 + cents).is_between(low, high).fill_null(False).to_numpy()
+
+    return check
+
+
+INTEGER = TypeRule(parse=parse_integer, format=str, fast=fast_integer, line=line_integer, vector=vector_integer)
+DECIMAL = TypeRule(parse=parse_decimal, format=str, fast=fast_decimal, line=line_decimal, vector=vector_decimal)

@@ -1,6 +1,6 @@
 """`make bench`: run every registered benchmark against an isolated database, print the table.
 
-    python -m tests.bench [--rows N] [--memory] [--only NAME] [--skip-latency]
+    python -m tests.bench [--rows N] [--memory [--memory-mb MB]] [--only NAME] [--skip-latency]
 
 The latency benchmark starts a whole local Airflow stack (a few minutes): --skip-latency leaves it out.
 """
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large service_transactions file")
     parser.add_argument("--memory", action="store_true",
-                        help="also load a file twice as large and compare peak RSS (flat memory check)")
+                        help="also load a large file (--memory-mb, ~1 GB) and report its peak RSS (flat memory check)")
+    parser.add_argument("--memory-mb", type=float, default=1024, help="size of the --memory file in MB")
     parser.add_argument("--only", help="run only benchmarks whose name contains this")
     parser.add_argument("--skip-latency", action="store_true",
                         help="leave out drop->published through Airflow (it starts a whole local stack)")
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap(dsn)
         context = BenchContext(dsn=dsn, work_dir=work,
                                options={"rows": str(args.rows), "memory": "1" if args.memory else "",
-                                        "skip_latency": "1" if args.skip_latency else ""})
+                                        "skip_latency": "1" if args.skip_latency else "",
+                                        "memory_mb": str(args.memory_mb)})
         for bench in BENCHMARKS:
             if args.only and args.only not in bench.__name__:
                 continue
