@@ -1,6 +1,6 @@
 """`make bench`: run every registered benchmark against an isolated database, print the table.
 
-    python -m tests.bench [--rows N] [--memory] [--only NAME]
+    python -m tests.bench [--rows N] [--memory] [--only NAME] [--scale 10,100]
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true",
                         help="also load a file twice as large and compare peak RSS (flat memory check)")
     parser.add_argument("--only", help="run only benchmarks whose name contains this")
+    parser.add_argument("--scale", default="10,100",
+                        help="sample scales of the publication benchmark, comma-separated (growth: first to last)")
     args = parser.parse_args(argv)
     for module in MODULES:
         importlib.import_module(module)
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bootstrap(dsn)
         context = BenchContext(dsn=dsn, work_dir=work,
-                               options={"rows": str(args.rows), "memory": "1" if args.memory else ""})
+                               options={"rows": str(args.rows), "memory": "1" if args.memory else "",
+                                        "scale": args.scale})
         for bench in BENCHMARKS:
             if args.only and args.only not in bench.__name__:
                 continue
