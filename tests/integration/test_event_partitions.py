@@ -26,6 +26,7 @@ from ingestion.load import load_file
 from tests.integration.sample_warehouse import published_sample
 from warehouse.publication import build_and_publish
 from warehouse.rollback import rollback
+from warehouse.row_security import ensure_scope_roles, load_config
 
 FACTS = ("fct_grid_events", "fct_mediation_cases", "fct_service_transactions")
 SUMMARY = "case_resolution_rates_by_community_month"
@@ -179,6 +180,7 @@ def test_county_login_reads_only_its_county_through_the_fact(first_delta, conn):
     scope = conn.execute("select role_name from security.bi_row_scopes where scope = 'county' and county_code = %s",
                          (county,)).fetchone()
     assert scope, f"no BI scope role for county {county}"
+    ensure_scope_roles(conn, load_config())  # cluster-wide roles: created by the owner (make bi does it)
     total = conn.execute("select count(*) from marts.fct_grid_events").fetchone()[0]
     with conn.transaction():
         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(scope[0])))

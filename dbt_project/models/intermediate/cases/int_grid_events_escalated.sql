@@ -34,30 +34,29 @@ final as (
     from grid_events
     -- Summarised per event in a lateral subquery, not a group by over all events: a filter on
     -- batch_id from the incremental fact then reaches the staging scan, which reads only the delta.
-    left join lateral (
+    left join lateral (  -- noqa: ST05
         select
-            max(step_ranks.escalation_rank) as highest_escalation_rank,
-            count(*) as escalation_count,
-            min(step_ranks.escalated_at) as first_escalated_at,
-            max(step_ranks.escalated_at) filter (where step_ranks.escalation_rank = 3) as department_reported_at,
-            min(step_ranks.department_code) filter (where step_ranks.escalation_rank = 3)
-                as reporting_department_code
-        from (
-            select
+            max(
                 case step.step_value ->> 'level'
                     when '社区呼叫' then 1
                     when '街道吹哨' then 2
                     when '部门报到' then 3
-                end as escalation_rank,
-                nullif(step.step_value ->> 'department_code', '') as department_code,
-                (step.step_value ->> 'at')::timestamptz as escalated_at
-            from jsonb_array_elements(
-                case
-                    when jsonb_typeof(grid_events.escalations) = 'array' then grid_events.escalations
-                    else '[]'::jsonb
                 end
-            ) as step (step_value)
-        ) as step_ranks
+            ) as highest_escalation_rank,
+            count(*) as escalation_count,
+            min((step.step_value ->> 'at')::timestamptz) as first_escalated_at,
+            max((step.step_value ->> 'at')::timestamptz) filter (
+                where step.step_value ->> 'level' = '部门报到'
+            ) as department_reported_at,
+            min(nullif(step.step_value ->> 'department_code', '')) filter (
+                where step.step_value ->> 'level' = '部门报到'
+            ) as reporting_department_code
+        from jsonb_array_elements(
+            case
+                when jsonb_typeof(grid_events.escalations) = 'array' then grid_events.escalations
+                else '[]'::jsonb
+            end
+        ) as step (step_value)
     ) as escalation_summary on true
 )
 

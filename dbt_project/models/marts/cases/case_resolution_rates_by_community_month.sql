@@ -24,11 +24,11 @@
 with
 
 {% if is_incremental() %}
-touched_months as (
-    {{ months_touched_since_publication('fct_mediation_cases', 'case_no', 'received_month') }}
-    union
-    {{ months_touched_since_publication('fct_grid_events', 'event_id', 'reported_month') }}
-),
+    touched_months as (
+        {{ months_touched_since_publication('fct_mediation_cases', 'case_no', 'received_month') }}
+        union
+        {{ months_touched_since_publication('fct_grid_events', 'event_id', 'reported_month') }}
+    ),
 {% endif %}
 
 mediation_cases as (
