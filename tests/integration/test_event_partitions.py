@@ -30,6 +30,7 @@ from warehouse.row_security import ensure_scope_roles, load_config
 
 FACTS = ("fct_grid_events", "fct_mediation_cases", "fct_service_transactions")
 SUMMARY = "case_resolution_rates_by_community_month"
+PARTIES = "fct_mediation_case_parties"
 STAGING = {  # staging table -> (raw table, key)
     "stg_grid_center__grid_events": ("grid_events", "event_id"),
     "stg_justice__mediation_cases": ("mediation_cases", "case_no"),
@@ -81,7 +82,7 @@ def _checksum(conn, table: str) -> tuple[int, str]:
 
 
 def _published(conn) -> dict[str, tuple[int, str]]:
-    return {table: _checksum(conn, table) for table in (*FACTS, SUMMARY)}
+    return {table: _checksum(conn, table) for table in (*FACTS, SUMMARY, PARTIES)}
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +164,17 @@ def test_rollback_then_delta_publishes_exact_facts(first_delta, sample, conn):
     rollback("test: facts after a rollback", dsn=sample.dsn)
     path, _ = _one_month_delta(sample, "d4", new=4, updated=5)
     load_file("grid_events", path, dsn=sample.dsn)
+    load_file("mediation_cases", _fewer_parties(sample, "d4"), dsn=sample.dsn)
     assert build_and_publish("facts-d4", dsn=sample.dsn)["outcome"] == "published"
     _assert_equal_to_full_refresh(sample, conn)
+
+
+def _fewer_parties(sample, name: str) -> Path:
+    """Three published mediation cases again: one loses all its parties, one keeps only the first, one is new."""
+    cases = [r for r in _records(sample.files["mediation_cases"]) if len(r.get("parties") or []) >= 2][:3]
+    return _write(sample.work / name / "mediation_cases.jsonl", [
+        {**cases[0], "parties": []}, {**cases[1], "parties": cases[1]["parties"][:1]},
+        {**cases[2], "case_no": f"{cases[2]['case_no']}-{name}"}])
 
 
 def _assert_equal_to_full_refresh(sample, conn) -> None:
