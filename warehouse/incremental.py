@@ -29,9 +29,11 @@ def seed_candidate_from_published(conn: psycopg.Connection, candidate: str, publ
                                   models: list[str] | None = None) -> list[str]:
     """Copy the published incremental tables into `candidate`; returns the tables copied.
 
-    Structure (columns, not-null and primary-key constraints, comments) and rows are
-    copied in one transaction; dbt then runs those models incrementally. Call it with
-    the candidate dropped (or at least without these tables in it).
+    Structure (columns, not-null and primary-key constraints, indexes, comments) and rows
+    are copied in one transaction; dbt then runs those models incrementally. Indexes are
+    built after the rows are in (one sort per index instead of maintaining each index row
+    by row: the copy is the part of an incremental publication that grows with history).
+    Call it with the candidate dropped (or at least without these tables in it).
     """
     copied: list[str] = []
     with conn.transaction():
@@ -41,11 +43,29 @@ def seed_candidate_from_published(conn: psycopg.Connection, candidate: str, publ
             if not conn.execute("select to_regclass(%s) is not null", (source,)).fetchone()[0]:
                 continue
             target = sql.Identifier(candidate, model)
-            conn.execute(sql.SQL("create table {} (like {} including all)").format(
+            conn.execute(sql.SQL("create table {} (like {} including all excluding indexes)").format(
                 target, sql.Identifier(published, model)))
             conn.execute(sql.SQL("insert into {} select * from {}").format(target, sql.Identifier(published, model)))
+            _copy_indexes(conn, source, candidate, model)
             comment = conn.execute("select obj_description(%s::regclass, 'pg_class')", (source,)).fetchone()[0]
             if comment:
                 conn.execute(sql.SQL("comment on table {} is {}").format(target, sql.Literal(comment)))
             copied.append(model)
     return copied
+
+
+def _copy_indexes(conn: psycopg.Connection, source: str, candidate: str, table: str) -> None:
+    """The source table's primary key and other indexes, under the same names, on `candidate`.`table`."""
+    target = sql.Identifier(candidate, table)
+    for name, definition in conn.execute(
+            "select conname, pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass "
+            "and contype in ('p', 'u') order by conname", (source,)).fetchall():
+        conn.execute(sql.SQL("alter table {} add constraint {} {}").format(
+            target, sql.Identifier(name), sql.SQL(definition)))
+    for name, unique, method_and_columns in conn.execute(
+            "select c.relname, i.indisunique, substring(pg_get_indexdef(i.indexrelid) from ' USING .*$') "
+            "from pg_index as i join pg_class as c on c.oid = i.indexrelid where i.indrelid = %s::regclass "
+            "and not exists (select 1 from pg_constraint as k where k.conindid = i.indexrelid) "
+            "order by c.relname", (source,)).fetchall():
+        conn.execute(sql.SQL("create {}index {} on {}{}").format(
+            sql.SQL("unique ") if unique else sql.SQL(""), sql.Identifier(name), target, sql.SQL(method_and_columns)))

@@ -1,6 +1,6 @@
 """`make bench`: run every registered benchmark against an isolated database, print the table.
 
-    python -m tests.bench [--rows N] [--memory [--memory-mb MB]] [--only NAME] [--skip-latency]
+    python -m tests.bench [--rows N] [--memory [--memory-mb MB]] [--only NAME] [--scale 10,100] [--skip-latency]
 
 The latency benchmark starts a whole local Airflow stack (a few minutes): --skip-latency leaves it out.
 """
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also load a large file (--memory-mb, ~1 GB) and report its peak RSS (flat memory check)")
     parser.add_argument("--memory-mb", type=float, default=1024, help="size of the --memory file in MB")
     parser.add_argument("--only", help="run only benchmarks whose name contains this")
+    parser.add_argument("--scale", default="10,100",
+                        help="sample scales of the publication benchmark, comma-separated (growth: first to last)")
     parser.add_argument("--skip-latency", action="store_true",
                         help="leave out drop->published through Airflow (it starts a whole local stack)")
     args = parser.parse_args(argv)
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         context = BenchContext(dsn=dsn, work_dir=work,
                                options={"rows": str(args.rows), "memory": "1" if args.memory else "",
                                         "skip_latency": "1" if args.skip_latency else "",
-                                        "memory_mb": str(args.memory_mb)})
+                                        "memory_mb": str(args.memory_mb), "scale": args.scale})
         for bench in BENCHMARKS:
             if args.only and args.only not in bench.__name__:
                 continue

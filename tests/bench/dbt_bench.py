@@ -1,38 +1,55 @@
-"""Build speed on `--scale 10` data: a full build vs an incremental one after a 1% delta.
+"""Publication speed against history: a full publication vs an incremental one after a 1% delta, per scale.
 
-Both are whole publications (`build_and_publish`: dbt build, tests, GX suites,
-reconciliation, swap), as the pipeline runs them. The incremental one is a partial
-build (warehouse/affected.py): only the marts downstream of the three event feeds are
-rebuilt and tested, the other marts are copied from the published ones, GX runs only
-their suites and `dbt snapshot` is skipped (no organisation feed changed). What is left
-is mostly fixed: dbt start-up and parse (~4-5 s), GX start-up (~2 s), and the merge of
-the event facts, whose staging views rank every raw row per key on each build. The
-event facts alone (dbt run of the three incremental models, full refresh vs merge) are
-measured after both publications.
+For each `--scale` (default 10,100) a fresh database gets the sample at that scale,
+then a full publication (`build_and_publish(full_refresh=True)`) and, after a delta of
+1% of the event feeds, an incremental one, as the pipeline runs them (dbt build,
+tests, GX suites, reconciliation, swap). Printed per scale: both times and their ratio
+(goal <= 0.10 at scale 100); across scales: the growth factor of the incremental time
+from the first scale to the last (goal <= 1.5 for 10x the history at a fixed 1% delta).
+
+Phases are timed by wrapping the real functions the publication calls (seeding the
+candidate, dbt, reconciliation, PII scan, shrink guard, GX suites, swap): nothing is
+replaced, the wrappers only add up their wall time. Run it under
+`flock /tmp/gov-bench.lock` on a shared machine and note `cat /proc/loadavg`.
 """
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
+import psycopg
+
+import warehouse.publication as publication
 from ingestion.generate import generate_sample
 from ingestion.load import load_file
 from ingestion.registry import get_spec
 from tests.bench import BenchContext, Row, benchmark
-from warehouse.build import run_dbt
-from warehouse.incremental import incremental_models
+from warehouse.bootstrap import bootstrap
+from warehouse.db import dsn_parts, with_database
 from warehouse.publication import build_and_publish
 
 EVENT_FEEDS = ["grid_events", "mediation_cases", "service_transactions"]
-SCALE = 10
+DELTA = 0.01
+PHASES = {  # name in warehouse.publication -> phase label
+    "seed_candidate_from_published": "seed candidate",
+    "carry_over": "carry over marts",
+    "run_dbt": "dbt (build, freshness, snapshot)",
+    "reconcile": "reconcile",
+    "pii_scan": "pii scan",
+    "no_unexpected_shrink": "shrink guard",
+    "swap_in": "swap",
+    "refresh_site": "report site",
+}
 
 
-def _delta_files(work: Path, fraction: float, suffix: str = "-D") -> dict[str, Path]:
-    """New event batches with `fraction` of the scale-10 rows: same world (items, divisions), new keys."""
+def _delta_files(work: Path, scale: int, fraction: float, suffix: str = "-D") -> dict[str, Path]:
+    """New event batches with `fraction` of the rows at `scale`: same world (items, divisions), new keys."""
     source = generate_sample(work / "delta-source", scale=1, seed=2021, feeds=EVENT_FEEDS)
     out = {}
     for feed, path in source.items():
@@ -43,63 +60,151 @@ def _delta_files(work: Path, fraction: float, suffix: str = "-D") -> dict[str, P
         if path.suffix == ".csv":
             with path.open(encoding=spec.encoding, newline="") as handle:
                 rows = list(csv.DictReader(handle))
-            keep = rows[: max(1, int(len(rows) * fraction * SCALE))]
+            keep = _repeat(rows, max(1, int(len(rows) * fraction * scale)))
             with target.open("w", encoding=spec.encoding, newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
                 writer.writeheader()
-                writer.writerows({**row, key_header: f"{row[key_header]}{suffix}"} for row in keep)
+                writer.writerows({**row, key_header: f"{row[key_header]}{suffix}{copy}"} for copy, row in keep)
         else:
             records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            keep = records[: max(1, int(len(records) * fraction * SCALE))]
-            target.write_text("".join(json.dumps({**r, key_header: f"{r[key_header]}{suffix}"}, ensure_ascii=False) + "\n"
-                                      for r in keep), encoding="utf-8")
+            keep = _repeat(records, max(1, int(len(records) * fraction * scale)))
+            target.write_text("".join(json.dumps({**r, key_header: f"{r[key_header]}{suffix}{copy}"},
+                                                 ensure_ascii=False) + "\n" for copy, r in keep), encoding="utf-8")
         out[feed] = target
     return out
+
+
+def _repeat(rows: list, count: int) -> list[tuple[int, dict]]:
+    """`count` rows cycling through `rows`, each with its copy number (keys stay unique)."""
+    return [(i // len(rows), rows[i % len(rows)]) for i in range(count)]
+
+
+class PhaseTimer:
+    """Adds up the wall time of the publication's own steps (the real functions, wrapped)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._originals: dict[str, object] = {}
+
+    def __enter__(self) -> PhaseTimer:
+        import expectations.gate as gate
+
+        for name, label in PHASES.items():
+            self._wrap(publication, name, label)
+        self._wrap(gate, "run_suites", "gx suites")
+        return self
+
+    def _wrap(self, module, name: str, label: str) -> None:
+        original = getattr(module, name, None)
+        if original is None:  # renamed by later work: that phase is simply not broken out
+            return
+        self._originals[f"{module.__name__}.{name}"] = (module, name, original)
+
+        @functools.wraps(original)
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+
+        setattr(module, name, timed)
+
+    def __exit__(self, *exc) -> None:
+        for module, name, original in self._originals.values():
+            setattr(module, name, original)
+
+    def take(self) -> dict[str, float]:
+        taken, self.seconds = dict(self.seconds), defaultdict(float)
+        return taken
 
 
 def _timed(label: str, func):
     started = time.perf_counter()
     result = func()
     seconds = time.perf_counter() - started
-    print(f"    {label}: {seconds:.1f}s", file=sys.stderr, flush=True)
+    print(f"    {label}: {seconds:.1f}s (load {_load()})", file=sys.stderr, flush=True)
     return result, seconds
+
+
+def _load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _phases(result: dict, timer: dict[str, float]) -> str:
+    carried = result.get("phase_seconds") or result.get("phases") or {}  # if the publication reports its own
+    parts = {**timer, **({k: float(v) for k, v in carried.items()} if isinstance(carried, dict) else {})}
+    return ", ".join(f"{k} {v:.1f}s" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
+
+
+def _scale_database(context: BenchContext, scale: int, first: bool) -> str:
+    """The context's database for the first scale, a fresh bootstrapped one for the others."""
+    if first:
+        return context.dsn
+    name = f"{dsn_parts(context.dsn)['dbname']}_s{scale}"
+    with psycopg.connect(context.dsn, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    dsn = with_database(context.dsn, name)
+    bootstrap(dsn)
+    return dsn
+
+
+def _drop_database(context: BenchContext, dsn: str) -> None:
+    if dsn != context.dsn:
+        with psycopg.connect(context.dsn, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{dsn_parts(dsn)["dbname"]}" with (force)')
+
+
+def _one_scale(context: BenchContext, scale: int, first: bool) -> tuple[list[Row], float]:
+    dsn = _scale_database(context, scale, first)
+    os.environ["WAREHOUSE_DSN"] = dsn
+    work = context.work_dir / f"scale{scale}"
+    try:
+        files = generate_sample(work / "sample", scale=scale, seed=2021)
+        loaded = sum(load_file(feed, path, dsn=dsn).rows_loaded for feed, path in files.items())
+        print(f"    loaded {loaded:,} rows at scale {scale}", file=sys.stderr, flush=True)
+        with PhaseTimer() as timer:
+            full, full_seconds = _timed(f"scale {scale}: full publication", lambda: build_and_publish(
+                f"bench-full-{scale}", dsn=dsn, full_refresh=True))
+            assert full["outcome"] == "published", full.get("failed_checks")
+            full_phases = _phases(full, timer.take())
+            delta = sum(load_file(feed, path, dsn=dsn).rows_loaded
+                        for feed, path in _delta_files(work, scale, DELTA).items())
+            print(f"    delta: {delta:,} event rows ({DELTA:.0%} of the event feeds)", file=sys.stderr, flush=True)
+            incr, incr_seconds = _timed(f"scale {scale}: incremental publication", lambda: build_and_publish(
+                f"bench-incr-{scale}", dsn=dsn))
+            assert incr["outcome"] == "published", incr.get("failed_checks")
+            incr_phases = _phases(incr, timer.take())
+        print(f"    full phases: {full_phases}\n    incremental phases: {incr_phases}", file=sys.stderr, flush=True)
+    finally:
+        _drop_database(context, dsn)
+    mode = incr["build_mode"] + (f", {len(incr['carried_over_marts'])} marts carried over"
+                                 if incr["build_mode"] == "partial" else f" ({incr['build_mode_reason']})")
+    ratio = incr_seconds / full_seconds
+    return [
+        Row(f"publication, full build (scale {scale})", loaded, full_seconds,
+            note=f"load {_load()}; {full_phases}"),
+        Row(f"publication, incremental after 1% delta (scale {scale})", delta, incr_seconds, ratio=ratio,
+            note=f"ratio = incremental / full (goal <= 0.10 at 100); {mode}; load {_load()}; {incr_phases}"),
+    ], incr_seconds
 
 
 @benchmark
 def dbt_full_vs_incremental(context: BenchContext) -> list[Row]:
-    os.environ["WAREHOUSE_DSN"] = context.dsn
-    files = generate_sample(context.work_dir / "scale10", scale=SCALE, seed=2021)
-    loaded = sum(load_file(feed, path, dsn=context.dsn).rows_loaded for feed, path in files.items())
-    print(f"    loaded {loaded:,} rows at scale {SCALE}", file=sys.stderr, flush=True)
-
-    full, full_seconds = _timed("full publication", lambda: build_and_publish(
-        "bench-full", dsn=context.dsn, full_refresh=True))
-    assert full["outcome"] == "published", full.get("failed_checks")
-    delta = sum(load_file(feed, path, dsn=context.dsn).rows_loaded
-                for feed, path in _delta_files(context.work_dir, 0.01).items())
-    print(f"    delta: {delta:,} event rows (1% of the event feeds)", file=sys.stderr, flush=True)
-    incr, incr_seconds = _timed("incremental publication", lambda: build_and_publish("bench-incr", dsn=context.dsn))
-    assert incr["outcome"] == "published", incr.get("failed_checks")
-
-    # The event facts alone, after both publications: dbt runs with other vars (candidate schema
-    # marts_bench) invalidate dbt's partial parse, which a publication in production keeps warm.
-    event_models = " ".join(f"+{model}" for model in incremental_models())  # with their upstream
-    full_models, full_models_seconds = _timed("event facts, full refresh", lambda: run_dbt(
-        ["run", "--full-refresh", "--select", event_models], context.dsn, candidate_schema="marts_bench"))
-    for feed, path in _delta_files(context.work_dir, 0.01, suffix="-E").items():
-        load_file(feed, path, dsn=context.dsn)
-    _, incr_models_seconds = _timed("event facts, incremental merge", lambda: run_dbt(
-        ["run", "--select", event_models], context.dsn, candidate_schema="marts_bench"))
-    assert full_models.ok
-    mode = incr["build_mode"] + (f", {len(incr['carried_over_marts'])} marts carried over"
-                                 if incr["build_mode"] == "partial" else f" ({incr['build_mode_reason']})")
-
-    return [
-        Row("publication, full build (scale 10)", loaded, full_seconds,
-            note=f"dbt build {full['dbt_seconds']:.1f}s; {full['checks_total']} checks"),
-        Row("publication, incremental after 1% delta", delta, incr_seconds, ratio=incr_seconds / full_seconds,
-            note=f"{mode}; dbt build {incr['dbt_seconds']:.1f}s; ratio = incremental / full time (goal <= 0.15)"),
-        Row("event facts only, full refresh", None, full_models_seconds, note="dbt run of the 3 incremental models and their upstream"),
-        Row("event facts only, incremental merge", delta, incr_models_seconds,
-            ratio=incr_models_seconds / full_models_seconds, note="ratio = incremental / full time"),
-    ]
+    scales = [int(s) for s in context.options.get("scale", "10").split(",") if s.strip()]
+    rows: list[Row] = []
+    incremental: list[float] = []
+    for index, scale in enumerate(scales):
+        scale_rows, incr_seconds = _one_scale(context, scale, first=index == 0)
+        rows += scale_rows
+        incremental.append(incr_seconds)
+    if len(scales) > 1:
+        growth = incremental[-1] / incremental[0]
+        rows.append(Row(f"incremental growth, scale {scales[0]} -> {scales[-1]}", None, None, ratio=growth,
+                        note=f"incremental time at scale {scales[-1]} / at scale {scales[0]}, same 1% delta "
+                             f"(goal <= 1.5 for 10x history); load {_load()}"))
+    return rows

@@ -28,7 +28,7 @@ columns:
 
 
 def _staging_models(spec) -> list[Path]:
-    call = re.compile(rf"latest_source_rows\(\s*'{spec.dbt_source}'\s*,\s*'{spec.feed_id}'\s*\)")
+    call = re.compile(rf"latest_source_rows\(\s*'{spec.dbt_source}'\s*,\s*'{spec.feed_id}'\s*[,)]")
     return [p for p in (STAGING_DIR / spec.dbt_source).glob("stg_*.sql") if call.search(p.read_text("utf-8"))]
 
 
@@ -38,7 +38,7 @@ def _primary_key(model: dict) -> tuple[str, ...]:
         if isinstance(test, dict) and "unique_combination" in test:
             return tuple(test["unique_combination"]["arguments"]["columns"])
     return tuple(c["name"] for c in model.get("columns", [])
-                 if {"unique", "not_null"} <= {t for t in c.get("data_tests") or [] if isinstance(t, str)})
+                 if {"unique", "not_null"} <= {t if isinstance(t, str) else next(iter(t)) for t in c.get("data_tests") or []})
 
 
 def test_committed_sources_files_are_what_the_specs_generate():

@@ -8,35 +8,6 @@ grid_events as (
     select * from {{ ref('stg_grid_center__grid_events') }}
 ),
 
-escalation_steps as (
-    select
-        grid_events.event_id,
-        step.step_value ->> 'level' as escalation_level,
-        case step.step_value ->> 'level'
-            when '社区呼叫' then 1
-            when '街道吹哨' then 2
-            when '部门报到' then 3
-        end as escalation_rank,
-        nullif(step.step_value ->> 'department_code', '') as department_code,
-        (step.step_value ->> 'at')::timestamptz as escalated_at
-    from grid_events
-    cross join lateral jsonb_array_elements(
-        case when jsonb_typeof(grid_events.escalations) = 'array' then grid_events.escalations else '[]'::jsonb end
-    ) as step (step_value)
-),
-
-escalation_summary as (
-    select
-        event_id,
-        max(escalation_rank) as highest_escalation_rank,
-        count(*) as escalation_count,
-        min(escalated_at) as first_escalated_at,
-        max(escalated_at) filter (where escalation_rank = 3) as department_reported_at,
-        min(department_code) filter (where escalation_rank = 3) as reporting_department_code
-    from escalation_steps
-    group by event_id
-),
-
 final as (
     select
         grid_events.event_id,
@@ -61,8 +32,32 @@ final as (
         grid_events.closed_at,
         grid_events.batch_id
     from grid_events
-    left join escalation_summary
-        on grid_events.event_id = escalation_summary.event_id
+    -- Summarised per event in a lateral subquery, not a group by over all events: a filter on
+    -- batch_id from the incremental fact then reaches the staging scan, which reads only the delta.
+    left join lateral (  -- noqa: ST05
+        select
+            max(
+                case step.step_value ->> 'level'
+                    when '社区呼叫' then 1
+                    when '街道吹哨' then 2
+                    when '部门报到' then 3
+                end
+            ) as highest_escalation_rank,
+            count(*) as escalation_count,
+            min((step.step_value ->> 'at')::timestamptz) as first_escalated_at,
+            max((step.step_value ->> 'at')::timestamptz) filter (
+                where step.step_value ->> 'level' = '部门报到'
+            ) as department_reported_at,
+            min(nullif(step.step_value ->> 'department_code', '')) filter (
+                where step.step_value ->> 'level' = '部门报到'
+            ) as reporting_department_code
+        from jsonb_array_elements(
+            case
+                when jsonb_typeof(grid_events.escalations) = 'array' then grid_events.escalations
+                else '[]'::jsonb
+            end
+        ) as step (step_value)
+    ) as escalation_summary on true
 )
 
 select * from final

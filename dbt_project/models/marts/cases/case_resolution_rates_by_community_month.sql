@@ -3,14 +3,46 @@
 -- community; of the grid events reported, the share handled in the grid and the share
 -- that went no further than 社区呼叫. Counts below var('suppression_min_count') are
 -- published as null with a suppressed flag, and so are the rates built on them.
+--
+-- Incremental by month (delete+insert on case_month): a publication recomputes only the
+-- months its delta touches, every community of them, from the merged facts. Touched: the
+-- months of fact rows from batches above the published high-water mark, and the months the
+-- published versions of those keys had (a corrected date can move a case out of a month).
+-- The pre-hook deletes those months first, so a month left with no rows is not kept stale.
+{{
+    config(
+        materialized='incremental',
+        unique_key='case_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where case_month in ("
+            ~ "{{ months_touched_since_publication('fct_mediation_cases', 'case_no', 'received_month') }} union "
+            ~ "{{ months_touched_since_publication('fct_grid_events', 'event_id', 'reported_month') }}){% endif %}",
+    )
+}}
+
 with
+
+{% if is_incremental() %}
+    touched_months as (
+        {{ months_touched_since_publication('fct_mediation_cases', 'case_no', 'received_month') }}
+        union
+        {{ months_touched_since_publication('fct_grid_events', 'event_id', 'reported_month') }}
+    ),
+{% endif %}
 
 mediation_cases as (
     select * from {{ ref('fct_mediation_cases') }}
+    {% if is_incremental() %}
+        where received_month in (select touched_months.touched_month from touched_months)
+    {% endif %}
 ),
 
 grid_events as (
     select * from {{ ref('fct_grid_events') }}
+    {% if is_incremental() %}
+        where reported_month in (select touched_months.touched_month from touched_months)
+    {% endif %}
 ),
 
 divisions as (

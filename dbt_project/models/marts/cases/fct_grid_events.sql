@@ -6,6 +6,7 @@
         unique_key='event_id',
         incremental_strategy='merge',
         on_schema_change='fail',
+        post_hook="{{ create_fact_indexes([['source_batch_id'], ['county_code', 'reported_month'], ['community_code', 'reported_month']]) }}",
     )
 }}
 

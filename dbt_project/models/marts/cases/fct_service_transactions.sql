@@ -7,6 +7,7 @@
         unique_key='transaction_no',
         incremental_strategy='merge',
         on_schema_change='fail',
+        post_hook="{{ create_fact_indexes([['source_batch_id'], ['accepted_month', 'item_code'], ['item_code', 'accepted_month']]) }}",
     )
 }}
 

@@ -1,12 +1,26 @@
 -- Mediation parties are residents: each party's ID number, name and phone become a
 -- keyed person key and masked display values here; the clear values are not passed on.
 -- A table, not a view, so that the HMAC key in the compiled SQL is never stored in pg_views.
-{{ config(materialized='table') }}
+-- Incremental, in the stable staging schema: each build ranks and merges only the raw
+-- batches newer than this table's batch high-water mark (the key's unique index keeps the
+-- merge a lookup; the batch index lets the event fact read only the delta).
+{{
+    config(
+        materialized='incremental',
+        unique_key='case_no',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        post_hook=[
+            "create unique index if not exists {{ this.identifier }}__key on {{ this }} (case_no)",
+            "create index if not exists {{ this.identifier }}__batch on {{ this }} (batch_id)",
+        ],
+    )
+}}
 
 with
 
 source as (
-    {{ latest_source_rows('justice', 'mediation_cases') }}
+    {{ latest_source_rows('justice', 'mediation_cases', incremental_batch_column='batch_id') }}
 ),
 
 renamed as (
