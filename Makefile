@@ -34,7 +34,7 @@ rollback: $(STAMP)
 
 # The suite without the fault drills (those take ~6 min; .ci/run runs them next with test-faults).
 test: $(STAMP)
-	@$(PY) -m pytest --ignore=tests/airflow/test_faults.py
+	@$(PY) -m pytest --ignore=tests/airflow/test_faults.py --durations=15
 
 # The fault drills: kills and a PostgreSQL restart on a supervised stack (run by .ci/run after make test).
 test-faults: $(STAMP)
