@@ -243,15 +243,18 @@ def test_facts_are_partitioned_by_month_after_an_incremental_build(first_delta, 
 
 
 def test_new_month_delta_creates_its_partition_and_equals_a_full_refresh(first_delta, sample, conn):
-    records = _records(sample.files["grid_events"])[:3]
-    delta = [{**r, "event_id": f"{r['event_id']}-new-month", "reported_at": "2022-01" + r["reported_at"][7:],
-              "status": "办理中", "closed_at": None} for r in records]
+    """Three grid events a year later (every timestamp shifted): a month no partition holds yet."""
+    records = _records(sample.files["grid_events"])
+    month = records[0]["reported_at"][5:7]
+    delta = [json.loads(json.dumps({**r, "event_id": f"{r['event_id']}-new-month"}, ensure_ascii=False).replace(
+        '"2021-', '"2022-')) for r in records if r["reported_at"][:7] == f"2021-{month}"][:3]
+    assert all(r["reported_at"].startswith(f"2022-{month}") for r in delta)
     path = _write(sample.work / "new-month" / "grid_events.jsonl", delta)
     load_file("grid_events", path, dsn=sample.dsn)
     result = build_and_publish("facts-new-month", dsn=sample.dsn)
     assert result["outcome"] == "published", result["failed_checks"]
     oid = conn.execute("select 'marts.fct_grid_events'::regclass::oid").fetchone()[0]
-    assert conn.execute(f"select count(*) from marts_partitions.fct_grid_events_202201_{oid}").fetchone()[0] == 3
+    assert conn.execute(f"select count(*) from marts_partitions.fct_grid_events_2022{month}_{oid}").fetchone()[0] == 3
     _assert_partitioned_by_month(conn)
     _assert_equal_to_full_refresh(sample, conn)
     _assert_partitioned_by_month(conn)  # the full build partitions as well
