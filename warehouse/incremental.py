@@ -17,6 +17,8 @@ from psycopg import sql
 
 from warehouse.build import DBT_PROJECT
 
+# Where the monthly partitions of the facts live (warehouse/sql/80_marts_partitions.sql): never renamed.
+PARTITION_SCHEMA = "marts_partitions"
 _INCREMENTAL = re.compile(r"materialized\s*=\s*['\"]incremental['\"]")
 
 
@@ -33,6 +35,8 @@ def seed_candidate_from_published(conn: psycopg.Connection, candidate: str, publ
     are copied in one transaction; dbt then runs those models incrementally. Indexes are
     built after the rows are in (one sort per index instead of maintaining each index row
     by row: the copy is the part of an incremental publication that grows with history).
+    A partitioned fact (monthly, docs/scale_plan.md) is copied as a partitioned parent with
+    the same partition bounds, its partitions in `marts_partitions` named after the new parent.
     Call it with the candidate dropped (or at least without these tables in it).
     """
     copied: list[str] = []
@@ -43,8 +47,12 @@ def seed_candidate_from_published(conn: psycopg.Connection, candidate: str, publ
             if not conn.execute("select to_regclass(%s) is not null", (source,)).fetchone()[0]:
                 continue
             target = sql.Identifier(candidate, model)
-            conn.execute(sql.SQL("create table {} (like {} including all excluding indexes)").format(
-                target, sql.Identifier(published, model)))
+            partition_key = conn.execute("select pg_get_partkeydef(%s::regclass)", (source,)).fetchone()[0]
+            conn.execute(sql.SQL("create table {} (like {} including all excluding indexes){}").format(
+                target, sql.Identifier(published, model),
+                sql.SQL(" partition by {}").format(sql.SQL(partition_key)) if partition_key else sql.SQL("")))
+            if partition_key:
+                _copy_partitions(conn, source, candidate, model)
             conn.execute(sql.SQL("insert into {} select * from {}").format(target, sql.Identifier(published, model)))
             _copy_indexes(conn, source, candidate, model)
             comment = conn.execute("select obj_description(%s::regclass, 'pg_class')", (source,)).fetchone()[0]
@@ -69,3 +77,16 @@ def _copy_indexes(conn: psycopg.Connection, source: str, candidate: str, table: 
             "order by c.relname", (source,)).fetchall():
         conn.execute(sql.SQL("create {}index {} on {}{}").format(
             sql.SQL("unique ") if unique else sql.SQL(""), sql.Identifier(name), target, sql.SQL(method_and_columns)))
+
+
+def _copy_partitions(conn: psycopg.Connection, source: str, candidate: str, table: str) -> None:
+    """The source parent's partitions (same bounds) for `candidate`.`table`, named <table>_<month>_<new parent oid>."""
+    parent_oid = conn.execute("select %s::regclass::oid", (f"{candidate}.{table}",)).fetchone()[0]
+    for name, bound in conn.execute(
+            "select c.relname, pg_get_expr(c.relpartbound, c.oid) from pg_inherits as i "
+            "join pg_class as c on c.oid = i.inhrelid where i.inhparent = %s::regclass order by 1",
+            (source,)).fetchall():
+        month = name.removeprefix(f"{table}_").rsplit("_", 1)[0]
+        conn.execute(sql.SQL("create table {} partition of {} {}").format(
+            sql.Identifier(PARTITION_SCHEMA, f"{table}_{month}_{parent_oid}"), sql.Identifier(candidate, table),
+            sql.SQL(bound)))

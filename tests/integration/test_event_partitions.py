@@ -10,8 +10,10 @@ work done is read back from PostgreSQL itself (row versions, `xmin`):
   and summary are exactly those of a full refresh from raw;
 * a county BI login reads only its county's grid events through the published fact.
 
-Monthly native partitioning of the facts is not built yet (docs/scale_plan.md says why and
-what it takes); these tests cover what the design relies on now.
+* the three facts are partitioned by month (native range partitioning, partitions in the
+  never-renamed schema `marts_partitions`) after a full and after an incremental build; a
+  delta with a new month creates its partition; no partition outlives its parent across
+  swaps and a rollback; BI logins cannot read partitions directly; a one-month query prunes.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from warehouse.rollback import rollback
 from warehouse.row_security import ensure_scope_roles, load_config
 
 FACTS = ("fct_grid_events", "fct_mediation_cases", "fct_service_transactions")
+FACT_MONTH = {"fct_grid_events": ("event_id", "reported_month"), "fct_mediation_cases": ("case_no", "received_month"),
+              "fct_service_transactions": ("transaction_no", "accepted_month")}
 SUMMARY = "case_resolution_rates_by_community_month"
 PARTIES = "fct_mediation_case_parties"
 STAGING = {  # staging table -> (raw table, key)
@@ -198,3 +202,88 @@ def test_county_login_reads_only_its_county_through_the_fact(first_delta, conn):
                             "count(*) filter (where event_id = any(%s)) from marts.fct_grid_events",
                             (county, list(first_delta["keys"]))).fetchone()
     assert 0 < seen[0] < total and seen[1] == 0 and seen[2] > 0
+
+
+def _partitions(conn, schema: str, table: str) -> dict[str, str]:
+    """Partition name -> bound expression of `schema`.`table` (all must live in marts_partitions)."""
+    rows = conn.execute(
+        "select n.nspname, c.relname, pg_get_expr(c.relpartbound, c.oid) from pg_inherits as i "
+        "join pg_class as c on c.oid = i.inhrelid join pg_namespace as n on n.oid = c.relnamespace "
+        "where i.inhparent = %s::regclass", (f"{schema}.{table}",)).fetchall()
+    assert {r[0] for r in rows} == {"marts_partitions"}
+    return {r[1]: r[2] for r in rows}
+
+
+def _assert_partitioned_by_month(conn, schema: str = "marts") -> None:
+    for table, (key, month) in FACT_MONTH.items():
+        relation = f"{schema}.{table}"
+        assert conn.execute("select relkind::text, pg_get_partkeydef(%s::regclass) from pg_class "
+                            "where oid = %s::regclass", (relation, relation)).fetchone() == ("p", f"RANGE ({month})")
+        oid = conn.execute("select %s::regclass::oid", (relation,)).fetchone()[0]
+        partitions = _partitions(conn, schema, table)
+        months = {m.strftime("%Y%m") for (m,) in conn.execute(
+            sql.SQL("select distinct {} from {}").format(sql.Identifier(month), sql.Identifier(schema, table)))}
+        assert set(partitions) == {f"{table}_{m}_{oid}" for m in months} | {f"{table}_default_{oid}"}
+        assert partitions[f"{table}_default_{oid}"] == "DEFAULT"
+        assert conn.execute(sql.SQL("select count(*) from {}").format(
+            sql.Identifier("marts_partitions", f"{table}_default_{oid}"))).fetchone()[0] == 0
+        primary_key = conn.execute("select pg_get_constraintdef(oid) from pg_constraint where conrelid = %s::regclass "
+                                   "and contype = 'p'", (relation,)).fetchone()[0]
+        assert primary_key == f"PRIMARY KEY ({key}, {month})"
+        assert conn.execute(sql.SQL("select count(*) = count(distinct {}) from {}").format(
+            sql.Identifier(key), sql.Identifier(schema, table))).fetchone()[0]
+        indexes = {r[0] for r in conn.execute("select indexrelid::regclass::text from pg_index "
+                                              "where indrelid = %s::regclass", (relation,))}
+        assert len(indexes) == 4, indexes  # the primary key and the three BI indexes, on the parent
+
+
+def test_facts_are_partitioned_by_month_after_an_incremental_build(first_delta, conn):
+    assert first_delta["result"]["outcome"] == "published"
+    _assert_partitioned_by_month(conn)
+
+
+def test_new_month_delta_creates_its_partition_and_equals_a_full_refresh(first_delta, sample, conn):
+    """Three grid events a year later (every timestamp shifted): a month no partition holds yet."""
+    records = _records(sample.files["grid_events"])
+    month = records[0]["reported_at"][5:7]
+    delta = [json.loads(json.dumps({**r, "event_id": f"{r['event_id']}-new-month"}, ensure_ascii=False).replace(
+        '"2021-', '"2022-')) for r in records if r["reported_at"][:7] == f"2021-{month}"][:3]
+    assert all(r["reported_at"].startswith(f"2022-{month}") for r in delta)
+    path = _write(sample.work / "new-month" / "grid_events.jsonl", delta)
+    load_file("grid_events", path, dsn=sample.dsn)
+    result = build_and_publish("facts-new-month", dsn=sample.dsn)
+    assert result["outcome"] == "published", result["failed_checks"]
+    oid = conn.execute("select 'marts.fct_grid_events'::regclass::oid").fetchone()[0]
+    assert conn.execute(f"select count(*) from marts_partitions.fct_grid_events_2022{month}_{oid}").fetchone()[0] == 3
+    _assert_partitioned_by_month(conn)
+    _assert_equal_to_full_refresh(sample, conn)
+    _assert_partitioned_by_month(conn)  # the full build partitions as well
+    _assert_partitioned_by_month(conn, "marts_previous")
+
+
+def test_no_partition_outlives_its_parent(first_delta, conn):
+    """After the swaps and rollback above: every partition belongs to a parent in marts or marts_previous."""
+    rows = conn.execute(
+        "select c.relname, p.relnamespace::regnamespace::text from pg_class as c "
+        "left join pg_inherits as i on i.inhrelid = c.oid left join pg_class as p on p.oid = i.inhparent "
+        "where c.relnamespace = 'marts_partitions'::regnamespace and c.relkind = 'r'").fetchall()
+    assert rows and {schema for _, schema in rows} <= {"marts", "marts_previous"}, rows
+    expected = sum(len(_partitions(conn, schema, table)) for schema in ("marts", "marts_previous") for table in FACTS)
+    assert len(rows) == expected
+
+
+@pytest.mark.parametrize("role", ["bi_reader", "auditor"])
+def test_readers_cannot_read_partitions_directly(first_delta, conn, role):
+    partition = next(iter(_partitions(conn, "marts", "fct_grid_events")))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier("marts_partitions", partition)))
+
+
+def test_one_month_query_prunes_partitions(first_delta, conn):
+    month = conn.execute("select min(reported_month) from marts.fct_grid_events").fetchone()[0]
+    oid = conn.execute("select 'marts.fct_grid_events'::regclass::oid").fetchone()[0]
+    plan = "\n".join(r[0] for r in conn.execute(sql.SQL(
+        "explain select count(*) from marts.fct_grid_events where reported_month = {}").format(sql.Literal(month))))
+    scanned = {name for name in _partitions(conn, "marts", "fct_grid_events") if name in plan}
+    assert scanned == {f"fct_grid_events_{month:%Y%m}_{oid}"}, plan

@@ -6,7 +6,11 @@
         unique_key='event_id',
         incremental_strategy='merge',
         on_schema_change='fail',
-        post_hook="{{ create_fact_indexes([['source_batch_id'], ['county_code', 'reported_month'], ['community_code', 'reported_month']]) }}",
+        meta={'partition_by_month': 'reported_month'},
+        post_hook=[
+            "{{ partition_by_month('reported_month', 'event_id') }}",
+            "{{ create_fact_indexes([['source_batch_id'], ['county_code', 'reported_month'], ['community_code', 'reported_month']]) }}",
+        ],
     )
 }}
 

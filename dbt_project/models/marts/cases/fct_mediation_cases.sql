@@ -7,7 +7,11 @@
         unique_key='case_no',
         incremental_strategy='merge',
         on_schema_change='fail',
-        post_hook="{{ create_fact_indexes([['source_batch_id'], ['county_code', 'received_month'], ['community_code', 'received_month']]) }}",
+        meta={'partition_by_month': 'received_month'},
+        post_hook=[
+            "{{ partition_by_month('received_month', 'case_no') }}",
+            "{{ create_fact_indexes([['source_batch_id'], ['county_code', 'received_month'], ['community_code', 'received_month']]) }}",
+        ],
     )
 }}
 

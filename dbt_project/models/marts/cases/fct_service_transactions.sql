@@ -7,7 +7,11 @@
         unique_key='transaction_no',
         incremental_strategy='merge',
         on_schema_change='fail',
-        post_hook="{{ create_fact_indexes([['source_batch_id'], ['accepted_month', 'item_code'], ['item_code', 'accepted_month']]) }}",
+        meta={'partition_by_month': 'accepted_month'},
+        post_hook=[
+            "{{ partition_by_month('accepted_month', 'transaction_no') }}",
+            "{{ create_fact_indexes([['source_batch_id'], ['accepted_month', 'item_code'], ['item_code', 'accepted_month']]) }}",
+        ],
     )
 }}
 
