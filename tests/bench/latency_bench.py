@@ -52,7 +52,7 @@ def _published(dsn: str) -> int:
 
 
 def _delivery(context: BenchContext, label: str) -> Path:
-    return _delta_files(context.work_dir / "deltas", FRACTION, suffix=f"-{label}")[FEED]
+    return _delta_files(context.work_dir / "deltas", 10, FRACTION, suffix=f"-{label}")[FEED]
 
 
 class SupervisedStack:
