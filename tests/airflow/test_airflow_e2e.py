@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from infra.airflow_env import wait_healthy
+from tests.airflow.probes import metadata, wait_for
 
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -136,26 +137,12 @@ def airflow_stack(warehouse_dsn, make_airflow_env, migrate, tmp_path) -> Iterato
 
 
 def _wait_for(what: str, probe, timeout: float, stack: AirflowStack, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        stack.assert_running()
-        time.sleep(poll)
-    logs = "\n".join(f"--- {n} ---\n{stack.log(n)[-2500:]}" for n in COMPONENTS)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
-
-
-def _metadata(env: dict[str, str], query: str, *params) -> list[tuple]:
-    dsn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(query, params).fetchall()
+    return wait_for(what, probe, timeout, stack, COMPONENTS, poll, tail=2500)
 
 
 def _timeline(env: dict[str, str], since: float) -> list[str]:
     """DAG runs queued after `since` (epoch seconds), as offsets from it: where the time goes."""
-    rows = _metadata(
+    rows = metadata(
         env,
         "select dag_id, run_type, extract(epoch from queued_at), extract(epoch from start_date), "
         "extract(epoch from end_date), state from dag_run where queued_at >= to_timestamp(%s) order by queued_at",
@@ -202,13 +189,13 @@ def test_dropped_file_is_published_by_airflow(airflow_stack, warehouse_dsn, tmp_
     _wait_for(
         "the startup sweep to finish",
         lambda: (
-            _metadata(stack.env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
-            and _metadata(stack.env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
+            metadata(stack.env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
+            and metadata(stack.env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
         ),
         120,
         stack,
     )
-    assert _metadata(stack.env, "select count(*) from dag_run where dag_id like 'ingest_%%'")[0][0] == 0
+    assert metadata(stack.env, "select count(*) from dag_run where dag_id like 'ingest_%%'")[0][0] == 0
     memory = stack.memory_mb()
     print("idle memory (PSS, RSS MB):", memory, "total PSS", sum(p for p, _ in memory.values()))
 
@@ -265,7 +252,7 @@ def test_dropped_file_is_published_by_airflow(airflow_stack, warehouse_dsn, tmp_
     assert event["extra"] == {"sender": "e2e", "from_rest_api": True}
 
     def rest_run_finished():
-        return _metadata(
+        return metadata(
             stack.env,
             "select count(*) from dag_run where dag_id = 'ingest_party_organizations' and run_type = 'asset_triggered' "
             "and queued_at >= to_timestamp(%s) and state = 'success'",

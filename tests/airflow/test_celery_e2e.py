@@ -29,6 +29,7 @@ import redis
 
 from infra import supervise
 from infra.airflow_env import wait_healthy, wait_workers, worker_components
+from tests.airflow.probes import metadata, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
@@ -136,21 +137,7 @@ def celery_stack(warehouse_dsn, make_airflow_env, migrate, tmp_path) -> Iterator
 
 
 def _wait_for(what: str, probe, timeout: float, stack: CeleryStack, poll: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        stack.assert_running()
-        time.sleep(poll)
-    logs = "\n".join(f"--- {n} ---\n{stack.log(n)[-2000:]}" for n in ("supervisor", "scheduler", *WORKERS))
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
-
-
-def _metadata(env: dict[str, str], query: str, *params) -> list[tuple]:
-    dsn = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://")
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(query, params).fetchall()
+    return wait_for(what, probe, timeout, stack, ("supervisor", "scheduler", *WORKERS), poll, tail=2000)
 
 
 def _warehouse(dsn: str, query: str, *params) -> list[tuple]:
@@ -189,7 +176,7 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
 
     # The policy module is the deployment's, loaded by every component: build_publish runs
     # one task at a time (the workers' concurrency would allow more).
-    assert _metadata(env, "select max_active_tasks, max_active_runs from dag where dag_id = 'build_publish'") == [
+    assert metadata(env, "select max_active_tasks, max_active_runs from dag where dag_id = 'build_publish'") == [
         (1, 1)
     ]
     for feed in FEEDS:
@@ -203,13 +190,13 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     _wait_for(
         "the startup sweep to finish",
         lambda: (
-            _metadata(env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
-            and _metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
+            metadata(env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
+            and metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
         ),
         120,
         stack,
     )
-    assert _metadata(env, "select count(*) from dag_run where dag_id like 'ingest_%%'")[0][0] == 0
+    assert metadata(env, "select count(*) from dag_run where dag_id like 'ingest_%%'")[0][0] == 0
 
     dropped = time.monotonic()
     for feed, path in samples.items():
@@ -226,8 +213,8 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
             )
             for b in batches
         }
-        busy = _metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0]
-        waiting = _metadata(env, "select count(*) from asset_dag_run_queue")[0][0]
+        busy = metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0]
+        waiting = metadata(env, "select count(*) from asset_dag_run_queue")[0][0]
         return len(loaded) >= len(FEEDS) and loaded <= built and busy == 0 and waiting == 0
 
     _wait_for("every file loaded, built and published, and Airflow idle", settled, PUBLISH_TIMEOUT, stack)
@@ -252,7 +239,7 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     assert [p for p in landing.rglob("*") if p.is_file()] == [], "every delivery was taken and archived"
 
     # Where the tasks ran, from Airflow's metadata.
-    ingests = _metadata(
+    ingests = metadata(
         env,
         "select dag_id, hostname, queue from task_instance where dag_id like 'ingest_%%' and state = 'success'",
     )
@@ -262,7 +249,7 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     print("ingest tasks per worker:", {w: sum(h.startswith(f"{w}@") for _, h, _ in ingests) for w in WORKERS})
     assert ingest_workers == set(WORKERS), f"ingest tasks ran on {ingest_workers}, not on both workers"
 
-    builds = _metadata(
+    builds = metadata(
         env,
         "select hostname, queue, state, start_date, end_date from task_instance where dag_id = 'build_publish' "
         "union all select hostname, queue, state, start_date, end_date from task_instance_history "
@@ -297,7 +284,7 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     password = json.loads(Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())["admin"]
     token = _api(stack, "/auth/token", {"username": "admin", "password": password})["access_token"]
     for worker in WORKERS:
-        [(dag_id, run_id)] = _metadata(
+        [(dag_id, run_id)] = metadata(
             env,
             "select dag_id, run_id from task_instance where dag_id like 'ingest_%%' and state = 'success' "
             "and hostname like %s order by dag_id limit 1",
