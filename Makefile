@@ -34,11 +34,11 @@ rollback: $(STAMP)
 
 # The suite without the fault drills (those take ~6 min; .ci/run runs them next with test-faults).
 test: $(STAMP)
-	@$(PY) -m pytest --ignore=tests/airflow/test_faults.py --durations=15
+	@$(PY) -m pytest --ignore=tests/airflow/test_faults.py --ignore=tests/airflow/test_celery_faults.py --durations=15
 
 # The fault drills: kills and a PostgreSQL restart on a supervised stack (run by .ci/run after make test).
 test-faults: $(STAMP)
-	@$(PY) -m pytest tests/airflow/test_faults.py -s
+	@$(PY) -m pytest tests/airflow/test_faults.py tests/airflow/test_celery_faults.py -s
 
 # make airflow [EXECUTOR=celery] [CELERY_WORKERS=2]: LocalExecutor, or CeleryExecutor with supervised workers
 airflow: $(STAMP)

@@ -7,9 +7,12 @@ that exits (killed, or given up after a PostgreSQL restart) comes back by itself
         --component 'api-server=airflow api-server --host 127.0.0.1 --port 8080' \\
         --after-port 8080 --component 'scheduler=airflow scheduler' ...
 
-- Each component runs in a session of its own (process group id = its pid, written to
-  <run-dir>/<name>.pid), so stopping it ends its workers and task processes too, and a
-  stop after the supervisor itself was killed still finds the orphans (`stop`).
+- Each component runs in a session of its own (session and process group id = its pid,
+  written to <run-dir>/<name>.pid). Stopping it, or its death, ends every process of that
+  session: its workers and task processes too, also those that moved to a process group of
+  their own (Airflow's task runners do, so a kill of the group alone would leave a task
+  running without its worker). A stop after the supervisor itself was killed still finds
+  the orphans (`stop`).
 - Output goes to <log-dir>/<name>.log. Every (re)start keeps the previous log as
   <name>.log.1 … .<KEEP>; a log above MAX_LOG_BYTES is copied to .1 and truncated in
   place (the component writes with O_APPEND), so why a component died is never lost.
@@ -87,7 +90,25 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def session_members(sid: int) -> list[int]:
+    """Live (not zombie) processes of session `sid`, whatever their process group (Linux /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _ppid, _pgrp, session = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:4]
+        except (OSError, ValueError):
+            continue
+        if int(session) == sid and state != "Z":
+            members.append(int(entry.name))
+    return members
+
+
 def group_alive(pgid: int) -> bool:
+    """Any process left of the component started as session/group `pgid` (its session, where /proc exists)."""
+    if Path("/proc/self/stat").exists():
+        return bool(session_members(pgid))
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -98,18 +119,26 @@ def group_alive(pgid: int) -> bool:
 
 
 def signal_group(pgid: int, sig: int) -> None:
+    """Signal the component's process group and every other process of its session."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+    if Path("/proc/self/stat").exists():
+        for pid in session_members(pgid):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def kill_group(pgid: int, timeout: float = 10.0) -> None:
-    """SIGKILL a process group and wait until its last member is gone (reaped), up to `timeout`."""
+    """SIGKILL a component's processes and wait until the last is gone (reaped), up to `timeout`."""
     signal_group(pgid, signal.SIGKILL)
     deadline = time.monotonic() + timeout
     while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
+        signal_group(pgid, signal.SIGKILL)  # a member forked meanwhile
 
 
 class Supervisor:
@@ -167,7 +196,7 @@ class Supervisor:
         ran = now - component.started_at
         code = component.proc.returncode
         how = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"code {code}"
-        signal_group(component.proc.pid, signal.SIGKILL)  # its workers and servers leave with it
+        kill_group(component.proc.pid, timeout=5)  # its workers, servers and task runners leave with it
         component.proc = None
         if ran >= STABLE_AFTER:
             component.backoff = BACKOFF_START

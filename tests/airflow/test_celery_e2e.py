@@ -1,39 +1,34 @@
 """End to end under CeleryExecutor: files of several feeds, dropped at once, are loaded by
 both Celery workers, exactly once, and published.
 
-The stack runs as `make airflow EXECUTOR=celery` runs it: every component, the two Celery
-workers included, under infra/supervise.py, with the settings of infra/airflow_env.py
-(broker: the Redis on 127.0.0.1:6379 with this stack's key prefix; result backend: the
-fresh metadata database; queues routed by infra/deploy/airflow_local_settings.py). Free
-ports, a temp AIRFLOW_HOME, fresh metadata and warehouse databases. Teardown stops the
-stack the way `make stop` does (`infra.supervise stop`), proves no process of it is left,
-and deletes its Redis keys.
+The stack (tests/airflow/celery_stack.py) runs as `make airflow EXECUTOR=celery` runs it;
+the kill -9 drill of a worker is in test_celery_faults.py (`make test-faults`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
 
-from infra import supervise
-from infra.airflow_env import wait_healthy, wait_workers, worker_components
-from tests.airflow.probes import metadata, wait_for
+from infra.airflow_env import worker_components
+from tests.airflow.celery_stack import (
+    WORKERS,
+    CeleryStack,
+    deliver,
+    loadavg,
+    running_celery_stack,
+    warehouse,
+)
+from tests.airflow.probes import metadata
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
-WORKERS = ("worker1", "worker2")
 # Eight feeds that publish on their own (no feed among them needs one outside the set).
 FEEDS = (
     "party_organizations",
@@ -51,106 +46,13 @@ PARTY_KPIS = {
     "compound_party_branches": 1391,
     "party_member_responsibility_areas": 4284,
 }
-PUBLISH_TIMEOUT = 240
-
-
-class CeleryStack:
-    """The supervised stack: supervisor process, its run and log folders, the env."""
-
-    def __init__(self, env: dict[str, str], run_dir: Path, log_dir: Path) -> None:
-        self.env = env
-        self.run_dir = run_dir
-        self.log_dir = log_dir
-        self.url = env["AIRFLOW__API__BASE_URL"]
-        self.prefix = env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX"]
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        port = self.env["AIRFLOW__API__PORT"]
-        args = [
-            sys.executable, "-m", "infra.supervise", "run", "--run-dir", str(self.run_dir),
-            "--log-dir", str(self.log_dir), "--grace", "20",
-            "--component", f"api-server={AIRFLOW_BIN} api-server --host 127.0.0.1 --port {port}",
-            "--after-port", port,
-            "--component", f"scheduler={AIRFLOW_BIN} scheduler --skip-serve-logs",
-            "--component", f"dag-processor={AIRFLOW_BIN} dag-processor",
-            "--component", f"triggerer={AIRFLOW_BIN} triggerer --skip-serve-logs",
-        ]  # fmt: skip
-        for name, command in worker_components(str(AIRFLOW_BIN), workers=len(WORKERS)):
-            args += ["--component", f"{name}={command}"]
-        out = (self.log_dir / "supervisor.log").open("ab")
-        self.proc = subprocess.Popen(
-            args, env=self.env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def log(self, name: str) -> str:
-        path = self.log_dir / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def assert_running(self) -> None:
-        """The supervisor runs and has had to restart nothing (a restart means a component died)."""
-        assert self.proc is not None and self.proc.poll() is None, f"supervisor exited:\n{self.log('supervisor')}"
-        assert "exited with" not in self.log("supervisor"), self.log("supervisor")
-
-    def groups(self) -> dict[str, int]:
-        return {p.stem: int(p.read_text()) for p in self.run_dir.glob("*.pid") if p.read_text().strip().isdigit()}
+PUBLISH_TIMEOUT = 480  # a build takes ~30 s on a quiet machine, 160 s at load 8
 
 
 @pytest.fixture
 def celery_stack(warehouse_dsn, make_airflow_env, migrate, tmp_path) -> Iterator[CeleryStack]:
-    env = make_airflow_env(executor="celery")
-    run_dir, log_dir = tmp_path / "run", tmp_path / "logs"
-    run_dir.mkdir()
-    log_dir.mkdir()
-    stack = CeleryStack(env, run_dir, log_dir)
-    broker = redis.Redis.from_url(env["AIRFLOW__CELERY__BROKER_URL"])
-    assert not list(broker.scan_iter(f"{stack.prefix}*")), f"Redis keys {stack.prefix}* exist before the test"
-    print(f"\nairflow db migrate: {migrate(env):.1f} s")
-    groups: dict[str, int] = {}
-    try:
-        started = time.monotonic()
-        stack.start()
-        wait_healthy(stack.url, timeout=180)
-        workers_after = wait_workers(env, WORKERS, timeout=120)
-        groups = stack.groups()
-        print(f"stack healthy after {time.monotonic() - started:.1f} s (workers answering {workers_after:.1f} s later)")
+    with running_celery_stack(make_airflow_env(executor="celery"), tmp_path, migrate) as stack:
         yield stack
-    finally:
-        stopped_at = time.monotonic()
-        groups = groups or stack.groups()
-        supervise.stop(run_dir, grace=20)  # what `make stop` runs
-        if stack.proc is not None:
-            stack.proc.wait(timeout=30)
-        print(f"stopped in {time.monotonic() - stopped_at:.1f} s: {sorted(groups)}")
-        left = [name for name, pgid in groups.items() if supervise.group_alive(pgid)]
-        keys = list(broker.scan_iter(f"{stack.prefix}*"))
-        if keys:
-            broker.delete(*keys)
-        assert not list(broker.scan_iter(f"{stack.prefix}*"))
-        broker.close()
-        for name in ("supervisor", "scheduler", *WORKERS):
-            if "Traceback" in stack.log(name):
-                print(f"--- {name} log (tail) ---\n{stack.log(name)[-2500:]}")
-        assert left == [], f"still running after stop: {left}"
-        assert {"supervisor", "api-server", *WORKERS} <= set(groups), groups
-
-
-def _wait_for(what: str, probe, timeout: float, stack: CeleryStack, poll: float = 1.0):
-    return wait_for(what, probe, timeout, stack, ("supervisor", "scheduler", *WORKERS), poll, tail=2000)
-
-
-def _warehouse(dsn: str, query: str, *params) -> list[tuple]:
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def _deliver(source: Path, folder: Path) -> None:
-    """Write `name.part`, then rename: a finished delivery."""
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f"{source.name}.part"
-    shutil.copyfile(source, partial)
-    partial.rename(folder / source.name)
 
 
 def _api(stack: CeleryStack, path: str, body: dict | None = None, token: str | None = None) -> dict:
@@ -180,35 +82,33 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
         (1, 1)
     ]
     for feed in FEEDS:
-        _wait_for(
+        stack.wait_for(
             f"the landing watcher of {feed}",
             lambda feed=feed: f"Watching {(landing / feed).resolve()}" in stack.log("triggerer"),
             90,
-            stack,
             poll=0.5,
         )
-    _wait_for(
+    stack.wait_for(
         "the startup sweep to finish",
         lambda: (
             metadata(env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
             and metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
         ),
         120,
-        stack,
     )
     assert metadata(env, "select count(*) from dag_run where dag_id like 'ingest_%%'")[0][0] == 0
 
     dropped = time.monotonic()
     for feed, path in samples.items():
-        _deliver(path, landing / feed)
+        deliver(path, landing / feed)
 
     def settled():
-        outcomes = dict(_warehouse(warehouse_dsn, "select outcome, message from audit.publications"))
+        outcomes = dict(warehouse(warehouse_dsn, "select outcome, message from audit.publications"))
         assert "blocked" not in outcomes, f"a publication was blocked: {outcomes['blocked']}"
-        loaded = {b for (b,) in _warehouse(warehouse_dsn, "select batch_id from audit.ingestion_batches")}
+        loaded = {b for (b,) in warehouse(warehouse_dsn, "select batch_id from audit.ingestion_batches")}
         built = {
             b
-            for (batches,) in _warehouse(
+            for (batches,) in warehouse(
                 warehouse_dsn, "select source_batches from audit.publications where outcome = 'published'"
             )
             for b in batches
@@ -217,13 +117,13 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
         waiting = metadata(env, "select count(*) from asset_dag_run_queue")[0][0]
         return len(loaded) >= len(FEEDS) and loaded <= built and busy == 0 and waiting == 0
 
-    _wait_for("every file loaded, built and published, and Airflow idle", settled, PUBLISH_TIMEOUT, stack)
+    stack.wait_for("every file loaded, built and published, and Airflow idle", settled, PUBLISH_TIMEOUT)
     seconds = time.monotonic() - dropped
-    print(f"drop of {len(FEEDS)} files to published and idle: {seconds:.1f} s; load average {_loadavg()}")
+    print(f"drop of {len(FEEDS)} files to published and idle: {seconds:.1f} s; load average {loadavg()}")
     record_property("celery_drop_to_published_seconds", round(seconds, 1))
 
     # Every file loaded exactly once: one batch per file, nothing lost, no content twice.
-    batches = _warehouse(
+    batches = warehouse(
         warehouse_dsn,
         "select batch_id, feed_id, file_name, sha256, status, rows_in, rows_loaded, rows_rejected "
         "from audit.ingestion_batches order by feed_id",
@@ -234,7 +134,7 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
         assert file_name == samples[feed].name
         assert status in ("loaded", "partial"), (feed, status)
         assert rows_loaded > 0 and rows_in == rows_loaded + rows_rejected, (feed, rows_in, rows_loaded, rows_rejected)
-        stored = _warehouse(warehouse_dsn, f"select count(*) from raw.{feed} where _batch_id = %s", batch_id)[0][0]
+        stored = warehouse(warehouse_dsn, f"select count(*) from raw.{feed} where _batch_id = %s", batch_id)[0][0]
         assert stored == rows_loaded, (feed, stored, rows_loaded)
     assert [p for p in landing.rglob("*") if p.is_file()] == [], "every delivery was taken and archived"
 
@@ -263,12 +163,12 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     print(f"builds: {len(builds)}")
 
     # The publication reached `published`, and the marts hold what it recorded.
-    [(publication_id, outcome)] = _warehouse(
+    [(publication_id, outcome)] = warehouse(
         warehouse_dsn,
         "select publication_id, outcome from audit.publications where outcome = 'published' "
         "order by publication_id desc limit 1",
     )
-    mart_rows = _warehouse(
+    mart_rows = warehouse(
         warehouse_dsn,
         "select mart, row_count, source_feeds from audit.publication_mart_rows where publication_id = %s",
         publication_id,
@@ -276,8 +176,8 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     for feed in FEEDS:
         assert any(feed in (sources or []) and count > 0 for _, count, sources in mart_rows), (feed, mart_rows)
     for mart, count, _ in mart_rows:
-        assert _warehouse(warehouse_dsn, f'select count(*) from marts."{mart}"')[0][0] == count, mart
-    kpis = dict(_warehouse(warehouse_dsn, "select kpi_code, kpi_value from marts.governance_kpis"))
+        assert warehouse(warehouse_dsn, f'select count(*) from marts."{mart}"')[0][0] == count, mart
+    kpis = dict(warehouse(warehouse_dsn, "select kpi_code, kpi_value from marts.governance_kpis"))
     assert {code: float(kpis[code]) for code in PARTY_KPIS} == PARTY_KPIS
 
     # A task log written by a worker reads through the api-server (no log server listens).
@@ -297,10 +197,6 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     broker = redis.Redis.from_url(env["AIRFLOW__CELERY__BROKER_URL"])
     assert broker.exists(f"{stack.prefix}_kombu.binding.build", f"{stack.prefix}_kombu.binding.ingest") == 2
     broker.close()
-
-
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def test_celery_settings_keep_stacks_apart_and_secrets_out(tmp_path):
