@@ -23,7 +23,7 @@ import redis
 
 from infra import supervise
 from infra.airflow_env import wait_healthy, wait_workers, worker_components
-from tests.airflow.probes import wait_for
+from tests.airflow.probes import metadata, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
@@ -77,6 +77,25 @@ class CeleryStack:
 
     def wait_for(self, what: str, probe: Callable, timeout: float, poll: float = 1.0):
         return wait_for(what, probe, timeout, self, ("supervisor", "scheduler", *WORKERS), poll, tail=2000)
+
+    def wait_watching(self, feeds) -> None:
+        """Until the triggerer watches each feed's landing folder and the startup sweep has finished."""
+        landing = Path(self.env["LANDING_URI"])
+        for feed in feeds:
+            self.wait_for(
+                f"the landing watcher of {feed}",
+                lambda feed=feed: f"Watching {(landing / feed).resolve()}" in self.log("triggerer"),
+                90,
+                poll=0.5,
+            )
+        self.wait_for(
+            "the startup sweep to finish",
+            lambda: (
+                metadata(self.env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
+                and metadata(self.env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
+            ),
+            120,
+        )
 
 
 @contextmanager

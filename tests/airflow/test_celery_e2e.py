@@ -81,21 +81,7 @@ def test_files_of_several_feeds_are_loaded_by_both_workers_once_and_published(
     assert metadata(env, "select max_active_tasks, max_active_runs from dag where dag_id = 'build_publish'") == [
         (1, 1)
     ]
-    for feed in FEEDS:
-        stack.wait_for(
-            f"the landing watcher of {feed}",
-            lambda feed=feed: f"Watching {(landing / feed).resolve()}" in stack.log("triggerer"),
-            90,
-            poll=0.5,
-        )
-    stack.wait_for(
-        "the startup sweep to finish",
-        lambda: (
-            metadata(env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
-            and metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
-        ),
-        120,
-    )
+    stack.wait_watching(FEEDS)
     assert metadata(env, "select count(*) from dag_run where dag_id like 'ingest_%%'")[0][0] == 0
 
     dropped = time.monotonic()

@@ -63,20 +63,7 @@ def test_worker_killed_during_copy_heals(celery_stack, warehouse_dsn, tmp_path, 
 
     stack, env = celery_stack, celery_stack.env
     landing = Path(env["LANDING_URI"])
-    stack.wait_for(
-        f"the landing watcher of {FEED}",
-        lambda: f"Watching {(landing / FEED).resolve()}" in stack.log("triggerer"),
-        90,
-        poll=0.5,
-    )
-    stack.wait_for(
-        "the startup sweep to finish",
-        lambda: (
-            metadata(env, "select count(*) from dag_run where dag_id = 'landing_sweep'")[0][0] >= 1
-            and metadata(env, "select count(*) from dag_run where state in ('queued', 'running')")[0][0] == 0
-        ),
-        120,
-    )
+    stack.wait_watching([FEED])
     source = generate_sample(tmp_path / "big", scale=10, feeds=[FEED])[FEED]
     name = f"{FEED}-10{source.suffix}"
     delivery = source.with_name(name)
