@@ -123,7 +123,8 @@ def test_partial_build_checks_event_facts_on_the_delta(sample):
     result = build_and_publish("delta-clean", dsn=sample.dsn)
 
     assert result["outcome"] == "published" and result["build_mode"] == "partial", result["failed_checks"]
-    assert result["delta_checked_marts"] == ["fct_mediation_cases"] and len(result["checked_batches"]) == 1
+    assert result["delta_checked_marts"] == ["fct_mediation_case_parties", "fct_mediation_cases"]  # both from the feed
+    assert len(result["checked_batches"]) == 1
     checks = _checks(sample, result["publication_id"])
     status, details = checks["mediation_cases_keys_reach_fct_mediation_cases"]
     assert status == "pass" and details["mode"] == "delta"
