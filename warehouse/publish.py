@@ -59,6 +59,8 @@ def swap_in(conn: psycopg.Connection, candidate: str, published: str = "marts",
     with conn.transaction():
         conn.execute("set local lock_timeout = '10s'")
         replaced = published_version(conn, published)
+        if in_place:
+            _lock_published(conn, published)
         applied = {fact.mart: _apply_in_place(conn, candidate, published, fact) for fact in in_place}
         if in_place:  # policies (also those reading a moved fact) refer to the tables that become `marts`
             apply_row_security(conn, candidate)
@@ -73,6 +75,17 @@ def swap_in(conn: psycopg.Connection, candidate: str, published: str = "marts",
             conn.execute("update audit.publication_in_place set applied_at = clock_timestamp(), delta_rows = %s, "
                          "replaced_rows = %s where publication_id = %s and mart = %s",
                          (delta_rows, replaced_rows, publication_id, mart))
+
+
+def _lock_published(conn: psycopg.Connection, published: str) -> None:
+    """Every published mart locked first: a query naming several marts waits for the swap at the first one
+    it resolves and then resolves all of them anew (after the commit), so it never joins an old mart to a
+    fact already changed in place. Queries already running finish first (lock_timeout)."""
+    relations = [sql.Identifier(published, r[0]) for r in conn.execute(
+        "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s "
+        "and c.relkind in ('r', 'p', 'v', 'm') order by 1", (published,))]
+    if relations:
+        conn.execute(sql.SQL("lock table only {} in access exclusive mode").format(sql.SQL(", ").join(relations)))
 
 
 def _columns(conn: psycopg.Connection, relation: str) -> sql.Composable:
