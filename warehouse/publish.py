@@ -119,9 +119,12 @@ def _apply_in_place(conn: psycopg.Connection, candidate: str, published: str, fa
     undo = sql.Identifier(published, f"{mart}__undo")
     columns = _columns(conn, f"{published}.{mart}")
     conn.execute(sql.SQL("create table {} (like {} including defaults)").format(undo, live))
+    # `= any(array(…))`: an index probe per delta key in each partition; a join would be planned as a
+    # hash join over every published row, i.e. a cost growing with history.
     replaced = conn.execute(sql.SQL(
-        "with moved as (delete from {live} as p using {delta} as d where p.{key} = d.{key} returning p.*) "
-        "insert into {undo} select * from moved").format(live=live, delta=delta, key=key, undo=undo)).rowcount
+        "with moved as (delete from {live} as p where p.{key} = any(array(select d.{key} from {delta} as d)) "
+        "returning p.*) insert into {undo} select * from moved").format(
+            live=live, delta=delta, key=key, undo=undo)).rowcount
     inserted = conn.execute(sql.SQL("insert into {} ({c}) select {c} from {}").format(
         live, delta, c=columns)).rowcount
     conn.execute(sql.SQL("alter table {} rename to {}").format(delta, sql.Identifier(f"{mart}__delta")))
@@ -175,7 +178,7 @@ def undo_in_place(conn: psycopg.Connection, published: str = "marts") -> list[st
         delta, undo = sql.Identifier(previous, f"{mart}__delta"), sql.Identifier(previous, f"{mart}__undo")
         conn.execute(sql.SQL("drop view {}").format(sql.Identifier(previous, mart)))
         expected = conn.execute(sql.SQL("select count(*) from {}").format(delta)).fetchone()[0]
-        removed = conn.execute(sql.SQL("delete from {} as p using {} as d where p.{k} = d.{k}").format(
+        removed = conn.execute(sql.SQL("delete from {} as p where p.{k} = any(array(select d.{k} from {} as d))").format(
             live, delta, k=key)).rowcount
         if removed != expected:
             raise RuntimeError(f"rollback of {published}.{mart}: {removed} row(s) of the applied delta found, "
