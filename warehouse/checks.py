@@ -211,14 +211,19 @@ def _reconcile_in_place(conn, candidate_schema: str, raw_table: str, raw_key: tu
         return [CheckResult("reconciliation", name, mart, "critical", "error", message=f"raw.{raw_table} missing")]
     keys = sql.SQL(", ").join(map(sql.Identifier, raw_key))
     match = sql.SQL(" and ").join(sql.SQL("p.{k} = n.{k}").format(k=sql.Identifier(k)) for k in raw_key)
+    # One key column: index probes per new key (a join may be planned as a scan of all published rows).
+    unseen_sql = sql.SQL(
+        "(select count(*) from n) - (select count(distinct p.{k}) from {pub} as p where p.{k} = any(array(select n.{k} from n)))"
+    ).format(pub=sql.Identifier(published, mart), k=sql.Identifier(raw_key[0])) if len(raw_key) == 1 else sql.SQL(
+        "(select count(*) from n where not exists (select 1 from {pub} as p where {match}))").format(
+            pub=sql.Identifier(published, mart), match=match)
     new_keys, unseen, delta_rows, candidate_rows = conn.execute(sql.SQL(
         "with n as (select distinct {keys} from {raw} where _batch_id = any(%(b)s)) "
-        "select (select count(*) from n), "
-        "(select count(*) from n where not exists (select 1 from {pub} as p where {match})), "
+        "select (select count(*) from n), {unseen}, "
         "c.delta_rows, c.candidate_rows "
         "from (select count(*) filter (where {batch} = any(%(b)s)) as delta_rows, count(*) as candidate_rows "
         "from {cand}) as c").format(
-            keys=keys, raw=sql.Identifier("raw", raw_table), pub=sql.Identifier(published, mart), match=match,
+            keys=keys, raw=sql.Identifier("raw", raw_table), unseen=unseen_sql,
             cand=sql.Identifier(candidate_schema, mart), batch=sql.Identifier(BATCH_COLUMN)),
         {"b": list(batches)}).fetchone()
     ok = delta_rows == new_keys and candidate_rows == delta_rows
