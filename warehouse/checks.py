@@ -217,21 +217,22 @@ def _reconcile_in_place(conn, candidate_schema: str, raw_table: str, raw_key: tu
     ).format(pub=sql.Identifier(published, mart), k=sql.Identifier(raw_key[0])) if len(raw_key) == 1 else sql.SQL(
         "(select count(*) from n where not exists (select 1 from {pub} as p where {match}))").format(
             pub=sql.Identifier(published, mart), match=match)
-    new_keys, unseen, delta_rows, candidate_rows = conn.execute(sql.SQL(
+    new_keys, unseen, delta_rows, candidate_rows, matched = conn.execute(sql.SQL(
         "with n as (select distinct {keys} from {raw} where _batch_id = any(%(b)s)) "
         "select (select count(*) from n), {unseen}, "
-        "c.delta_rows, c.candidate_rows "
+        "c.delta_rows, c.candidate_rows, (select count(*) from {cand} as p join n on {match}) "
         "from (select count(*) filter (where {batch} = any(%(b)s)) as delta_rows, count(*) as candidate_rows "
         "from {cand}) as c").format(
-            keys=keys, raw=sql.Identifier("raw", raw_table), unseen=unseen_sql,
+            keys=keys, raw=sql.Identifier("raw", raw_table), unseen=unseen_sql, match=match,
             cand=sql.Identifier(candidate_schema, mart), batch=sql.Identifier(BATCH_COLUMN)),
         {"b": list(batches)}).fetchone()
-    ok = delta_rows == new_keys and candidate_rows == delta_rows
+    # The delta's keys are exactly the new batches' keys, one row each, all stamped with a new batch.
+    ok = delta_rows == new_keys and candidate_rows == delta_rows and matched == new_keys
     details = {"mode": "in_place", "batches": list(batches), "new_keys": new_keys, "new_keys_unpublished": unseen,
-               "delta_rows": delta_rows, "candidate_rows": candidate_rows}
+               "delta_rows": delta_rows, "candidate_rows": candidate_rows, "rows_of_new_keys": matched}
     return [
         CheckResult("reconciliation", name, mart, "critical", "pass" if ok else "fail",
-                    failures=abs(new_keys - delta_rows) + abs(candidate_rows - delta_rows),
+                    failures=abs(new_keys - delta_rows) + abs(candidate_rows - delta_rows) + abs(new_keys - matched),
                     message=(f"new batches {_batch_list(batches)}: distinct {', '.join(raw_key)}: {new_keys}, "
                              f"{mart} delta rows of them: {delta_rows} of {candidate_rows}; applied in place: "
                              f"{unseen} new key(s), {new_keys - unseen} replaced"),
