@@ -77,11 +77,14 @@ class Delta:
 
     `rows_schema`, once stage_delta() ran: where those rows were copied, one table per mart,
     so that the PII scan and each GX expectation read the delta, not a scan of all history.
+    `in_place`: marts whose candidate table holds the delta rows only (applied in place by the
+    swap, warehouse/incremental.py): nothing to copy, the candidate is their rows_schema.
     """
 
     batches: tuple[int, ...]
     marts: frozenset[str]
     rows_schema: str | None = None
+    in_place: frozenset[str] = frozenset()
 
     def covers(self, mart: str) -> bool:
         return mart in self.marts
@@ -92,7 +95,12 @@ DELTA_SCHEMA = "marts_candidate_delta"  # the transform login's scratch schema, 
 
 
 def stage_delta(conn, candidate_schema: str, delta: Delta, schema: str = DELTA_SCHEMA) -> Delta:
-    """Copy the new batches' rows of each delta mart into `schema` (one scan per mart, in one transaction)."""
+    """Copy the new batches' rows of each delta mart into `schema` (one scan per mart, in one transaction).
+
+    When every delta mart is applied in place, its candidate table is the delta already: no copy.
+    """
+    if delta.marts <= delta.in_place:
+        return Delta(delta.batches, delta.marts, candidate_schema, delta.in_place)
     with conn.transaction():
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
@@ -100,7 +108,7 @@ def stage_delta(conn, candidate_schema: str, delta: Delta, schema: str = DELTA_S
             conn.execute(sql.SQL("create table {} as select * from {} where {} = any(%s)").format(
                 sql.Identifier(schema, mart), sql.Identifier(candidate_schema, mart), sql.Identifier(BATCH_COLUMN)),
                 (list(delta.batches),))
-    return Delta(delta.batches, delta.marts, schema)
+    return Delta(delta.batches, delta.marts, schema, delta.in_place)
 
 
 def drop_delta(conn, schema: str = DELTA_SCHEMA) -> None:
@@ -116,7 +124,8 @@ def reconcile(conn, candidate_schema: str, pairs: list[tuple[str, tuple[str, ...
     checks = []
     for raw_table, raw_key, mart in pairs:
         if delta is not None and delta.covers(mart):
-            checks += reconcile_delta(conn, candidate_schema, raw_table, raw_key, mart, delta.batches, published)
+            checks += reconcile_delta(conn, candidate_schema, raw_table, raw_key, mart, delta.batches, published,
+                                      in_place=mart in delta.in_place)
             continue
         raw_exists, mart_exists = conn.execute("select to_regclass(%s) is not null, to_regclass(%s) is not null",
                                                (f"raw.{raw_table}", f"{candidate_schema}.{mart}")).fetchone()
@@ -140,7 +149,7 @@ def reconcile(conn, candidate_schema: str, pairs: list[tuple[str, tuple[str, ...
 
 
 def reconcile_delta(conn, candidate_schema: str, raw_table: str, raw_key: tuple[str, ...], mart: str,
-                    batches: tuple[int, ...], published: str = "marts") -> list[CheckResult]:
+                    batches: tuple[int, ...], published: str = "marts", in_place: bool = False) -> list[CheckResult]:
     """The full reconciliation's verdict from the new batches' keys, without a distinct over all of raw.
 
     The published mart held one row per distinct raw key (checked when it was published).
@@ -149,7 +158,13 @@ def reconcile_delta(conn, candidate_schema: str, raw_table: str, raw_key: tuple[
     keys the published mart lacks. (2) also proves the table did not shrink. Cost: an
     index range on raw (its primary key starts with _batch_id), an index probe per new key
     into the published mart, and two row counts.
+
+    `in_place`: the candidate table is the delta the swap applies to the published table
+    (delete the rows of its keys, insert its rows), so (2) holds by construction; what is
+    checked is (1) and that every candidate row is from a new batch (no count of history).
     """
+    if in_place:
+        return _reconcile_in_place(conn, candidate_schema, raw_table, raw_key, mart, batches, published)
     name = f"{raw_table}_keys_reach_{mart}"
     exists = conn.execute("select to_regclass(%s) is not null, to_regclass(%s) is not null, "
                           "to_regclass(%s) is not null", (f"raw.{raw_table}", f"{candidate_schema}.{mart}",
@@ -186,6 +201,48 @@ def reconcile_delta(conn, candidate_schema: str, raw_table: str, raw_key: tuple[
                     failures=max(published_rows - candidate_rows, 0),
                     message=f"published rows: {published_rows}; candidate rows: {candidate_rows}",
                     details={"published_rows": published_rows, "candidate_rows": candidate_rows, "mode": "delta"}),
+    ]
+
+
+def _reconcile_in_place(conn, candidate_schema: str, raw_table: str, raw_key: tuple[str, ...], mart: str,
+                        batches: tuple[int, ...], published: str) -> list[CheckResult]:
+    name = f"{raw_table}_keys_reach_{mart}"
+    if not conn.execute("select to_regclass(%s) is not null", (f"raw.{raw_table}",)).fetchone()[0]:
+        return [CheckResult("reconciliation", name, mart, "critical", "error", message=f"raw.{raw_table} missing")]
+    keys = sql.SQL(", ").join(map(sql.Identifier, raw_key))
+    match = sql.SQL(" and ").join(sql.SQL("p.{k} = n.{k}").format(k=sql.Identifier(k)) for k in raw_key)
+    # One key column: index probes per new key (a join may be planned as a scan of all published rows).
+    unseen_sql = sql.SQL(
+        "(select count(*) from n) - (select count(distinct p.{k}) from {pub} as p where p.{k} = any(array(select n.{k} from n)))"
+    ).format(pub=sql.Identifier(published, mart), k=sql.Identifier(raw_key[0])) if len(raw_key) == 1 else sql.SQL(
+        "(select count(*) from n where not exists (select 1 from {pub} as p where {match}))").format(
+            pub=sql.Identifier(published, mart), match=match)
+    new_keys, unseen, delta_rows, candidate_rows, matched = conn.execute(sql.SQL(
+        "with n as (select distinct {keys} from {raw} where _batch_id = any(%(b)s)) "
+        "select (select count(*) from n), {unseen}, "
+        "c.delta_rows, c.candidate_rows, (select count(*) from {cand} as p join n on {match}) "
+        "from (select count(*) filter (where {batch} = any(%(b)s)) as delta_rows, count(*) as candidate_rows "
+        "from {cand}) as c").format(
+            keys=keys, raw=sql.Identifier("raw", raw_table), unseen=unseen_sql, match=match,
+            cand=sql.Identifier(candidate_schema, mart), batch=sql.Identifier(BATCH_COLUMN)),
+        {"b": list(batches)}).fetchone()
+    # The delta's keys are exactly the new batches' keys, one row each, all stamped with a new batch.
+    ok = delta_rows == new_keys and candidate_rows == delta_rows and matched == new_keys
+    details = {"mode": "in_place", "batches": list(batches), "new_keys": new_keys, "new_keys_unpublished": unseen,
+               "delta_rows": delta_rows, "candidate_rows": candidate_rows, "rows_of_new_keys": matched}
+    return [
+        CheckResult("reconciliation", name, mart, "critical", "pass" if ok else "fail",
+                    failures=abs(new_keys - delta_rows) + abs(candidate_rows - delta_rows) + abs(new_keys - matched),
+                    message=(f"new batches {_batch_list(batches)}: distinct {', '.join(raw_key)}: {new_keys}, "
+                             f"{mart} delta rows of them: {delta_rows} of {candidate_rows}; applied in place: "
+                             f"{unseen} new key(s), {new_keys - unseen} replaced"),
+                    details=details),
+        CheckResult("reconciliation", f"{mart}_does_not_shrink", mart, "critical",
+                    "pass" if candidate_rows == delta_rows else "fail",
+                    failures=candidate_rows - delta_rows,
+                    message=(f"applied in place: published rows are only replaced by key ({new_keys - unseen}) "
+                             f"or added ({unseen}); no other row is touched"),
+                    details={"mode": "in_place", "added_rows": unseen, "replaced_rows": new_keys - unseen}),
     ]
 
 

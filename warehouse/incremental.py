@@ -6,6 +6,12 @@ time. Call this after the drop and before `dbt build`: it copies each published
 incremental table into the candidate, so dbt only merges batches newer than the
 published high-water mark. A model that is not published yet (first build, or a new
 model) is simply left to dbt, which builds it in full.
+
+A partial build does not copy the facts that can be applied in place (`in_place_facts`:
+incremental, one unique key column, rows stamped with their batch): the candidate gets an
+empty table of the same columns (the delta table), dbt merges the new rows into it (its
+high-water mark read from the published table, macros/in_place.sql) and the swap applies
+it to the published table (warehouse/publish.py). Cost ~ delta instead of ~ history.
 """
 from __future__ import annotations
 
@@ -16,15 +22,64 @@ import psycopg
 from psycopg import sql
 
 from warehouse.build import DBT_PROJECT
+from warehouse.publish import PARTITION_SCHEMA, InPlace
 
-# Where the monthly partitions of the facts live (warehouse/sql/80_marts_partitions.sql): never renamed.
-PARTITION_SCHEMA = "marts_partitions"
+__all__ = ["PARTITION_SCHEMA", "InPlace", "in_place_facts", "incremental_models", "prepare_in_place",
+           "seed_candidate_from_published"]
+
 _INCREMENTAL = re.compile(r"materialized\s*=\s*['\"]incremental['\"]")
+_UNIQUE_KEY = re.compile(r"unique_key\s*=\s*['\"](\w+)['\"]")
+_MONTH = re.compile(r"['\"]partition_by_month['\"]\s*:\s*['\"](\w+)['\"]")
+BATCH_COLUMN = "source_batch_id"  # the batch each fact row came from (warehouse/checks.py)
 
 
 def incremental_models(models_dir: Path = DBT_PROJECT / "models" / "marts") -> list[str]:
     """Marts whose SQL configures `materialized='incremental'` (sorted model names)."""
     return sorted(path.stem for path in models_dir.rglob("*.sql") if _INCREMENTAL.search(path.read_text("utf-8")))
+
+
+def in_place_facts(conn: psycopg.Connection, models: list[str], published: str = "marts",
+                   models_dir: Path = DBT_PROJECT / "models" / "marts") -> list[InPlace]:
+    """Of `models`, the incremental marts that qualify for in-place application.
+
+    A model qualifies when its config names one unique key column and its published table
+    exists and stamps every row with the batch it came from (BATCH_COLUMN): then the delta
+    of a build is exactly its rows of new batches, merged on that key.
+    """
+    found = []
+    for path in sorted(models_dir.rglob("*.sql")):
+        if path.stem not in models:
+            continue
+        text = path.read_text("utf-8")
+        key = _UNIQUE_KEY.search(text)
+        if not (_INCREMENTAL.search(text) and key):
+            continue
+        month = _MONTH.search(text)
+        columns = {r[0] for r in conn.execute(
+            "select attname from pg_attribute where attrelid = to_regclass(%s) and attnum > 0 "
+            "and not attisdropped", (f"{published}.{path.stem}",))}
+        if BATCH_COLUMN in columns and key.group(1) in columns and (month is None or month.group(1) in columns):
+            found.append(InPlace(path.stem, key.group(1), month.group(1) if month else None))
+    return found
+
+
+def prepare_in_place(conn: psycopg.Connection, candidate: str, publication_id: int, facts: list[InPlace],
+                     published: str = "marts") -> None:
+    """An empty delta table per fact in `candidate` (columns, defaults, not-null and check
+    constraints of the published table, not partitioned, primary key on the unique key),
+    recorded in audit.publication_in_place so that dbt's macros know it is a delta table."""
+    with conn.transaction():
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(candidate)))
+        for fact in facts:
+            target = sql.Identifier(candidate, fact.mart)
+            conn.execute(sql.SQL("create table {} (like {} including defaults including constraints "
+                                 "including comments)").format(target, sql.Identifier(published, fact.mart)))
+            conn.execute(sql.SQL("alter table {} add constraint {} primary key ({})").format(
+                target, sql.Identifier(f"{fact.mart}__delta_pkey"), sql.Identifier(fact.key)))
+            conn.execute(
+                "insert into audit.publication_in_place (publication_id, mart, key_column, month_column, "
+                "candidate_oid) values (%s, %s, %s, %s, %s::regclass::oid)",
+                (publication_id, fact.mart, fact.key, fact.month, f"{candidate}.{fact.mart}"))
 
 
 def seed_candidate_from_published(conn: psycopg.Connection, candidate: str, published: str = "marts",

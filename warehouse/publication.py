@@ -52,7 +52,13 @@ from warehouse.checks import (
 )
 from warehouse.credentials import login_dsn
 from warehouse.db import connect
-from warehouse.incremental import incremental_models, seed_candidate_from_published
+from warehouse.incremental import (
+    InPlace,
+    in_place_facts,
+    incremental_models,
+    prepare_in_place,
+    seed_candidate_from_published,
+)
 from warehouse.lineage import record_lineage
 from warehouse.publish import swap_in
 from warehouse.report import write_report
@@ -217,7 +223,7 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
     with phase("prepare_candidate"):
         record_lineage(conn, publication_id, batches)
         incremental = incremental_models()
-        plan = _prepare_candidate(conn, plan, incremental, full_refresh)
+        plan, in_place = _prepare_candidate(conn, plan, incremental, full_refresh, publication_id)
         if plan.mode == "full":  # a partial plan may have fallen back
             conn.execute("update audit.publications set build_mode = 'full' where publication_id = %s",
                          (publication_id,))
@@ -242,7 +248,7 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
     if not dbt.ok and not any(c.status != "pass" for c in checks):
         checks.append(CheckResult("dbt", "dbt build", None, "critical", "error", message=dbt.log_tail[-2000:]))
     candidate_exists = conn.execute("select to_regnamespace(%s) is not null", (CANDIDATE_SCHEMA,)).fetchone()[0]
-    delta = _delta(conn, plan, incremental, full_refresh) if candidate_exists else None
+    delta = _delta(conn, plan, incremental, full_refresh, in_place) if candidate_exists else None
     rebuilt = plan.gx_marts()  # None: every mart (full build); carried-over marts passed every check before
     if candidate_exists:
         with phase("reconcile"):
@@ -260,7 +266,7 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
             with phase("gx"):
                 checks += run_suites(dsn, CANDIDATE_SCHEMA, marts=rebuilt, delta=delta)
         finally:
-            if delta is not None and delta.rows_schema:
+            if delta is not None and delta.rows_schema and delta.rows_schema != CANDIDATE_SCHEMA:
                 with suppress(psycopg.Error):  # a leftover is dropped by the next build's stage_delta
                     drop_delta(conn, delta.rows_schema)
     with phase("freshness"):
@@ -271,7 +277,7 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
     outcome = "blocked" if blocking or not candidate_exists else "published"
     if outcome == "published":
         with phase("swap"):
-            swap_in(conn, CANDIDATE_SCHEMA, publication_id=publication_id)
+            swap_in(conn, CANDIDATE_SCHEMA, publication_id=publication_id, in_place=in_place)
         with phase("snapshot"):
             checks += _snapshot(dsn, plan)
     message = (f"{len(blocking)} critical check(s) failed: " + "; ".join(c.name for c in blocking[:10])
@@ -283,6 +289,7 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
         "source_batches": batches, "dbt_seconds": dbt.seconds, "message": message,
         "checked_batches": list(delta.batches) if delta else None,
         "delta_checked_marts": sorted(delta.marts) if delta else [],
+        "applied_in_place": sorted(f.mart for f in in_place) if outcome == "published" else [],
         "phase_seconds": phase.seconds,
     }
     with phase("report"):
@@ -295,7 +302,8 @@ def _build_gate_publish(conn, run_id: str, dsn: str, publication_id: int, batche
     return publication
 
 
-def _delta(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool) -> Delta | None:
+def _delta(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool,
+           in_place: list[InPlace] = ()) -> Delta | None:
     """The new batches and the rebuilt event facts that are checked on them; None: check every row.
 
     Only a partial build qualifies: it runs the project (models, suites, checks) that built
@@ -312,7 +320,8 @@ def _delta(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool) ->
         "select batch_id from audit.ingestion_batches where status in ('loaded', 'partial') "
         "and not (batch_id = any(%s)) order by batch_id", (row[0] or [],))]
     marts = frozenset(m for m in incremental if m in plan.rebuilt and _in_both(conn, m))
-    return Delta(tuple(new), marts) if new and marts else None
+    applied = frozenset(f.mart for f in in_place) & marts
+    return Delta(tuple(new), marts, in_place=applied) if new and marts else None
 
 
 def _in_both(conn, mart: str) -> bool:
@@ -365,8 +374,13 @@ def _plan(conn, dsn: str, fingerprint: str, force: bool) -> BuildPlan:
         return full_plan("planning a partial build failed")
 
 
-def _prepare_candidate(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool) -> BuildPlan:
-    """A fresh candidate: unaffected marts copied (partial), published event facts seeded (unless full refresh)."""
+def _prepare_candidate(conn, plan: BuildPlan, incremental: list[str], full_refresh: bool,
+                       publication_id: int) -> tuple[BuildPlan, list[InPlace]]:
+    """A fresh candidate: unaffected marts copied (partial), published event facts seeded (unless full refresh).
+
+    In a partial build the rebuilt facts that qualify (warehouse/incremental.py) are not
+    seeded: the candidate gets their empty delta tables, applied in place by the swap.
+    """
     drop = sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(CANDIDATE_SCHEMA))
     conn.execute(drop)
     if plan.partial:
@@ -376,10 +390,14 @@ def _prepare_candidate(conn, plan: BuildPlan, incremental: list[str], full_refre
             log.exception("carrying over unaffected marts failed: full build")
             conn.execute(drop)
             plan = full_plan("carrying over unaffected marts failed")
+    in_place: list[InPlace] = []
+    if plan.partial and not full_refresh:
+        in_place = in_place_facts(conn, [m for m in incremental if m in plan.rebuilt])
+        prepare_in_place(conn, CANDIDATE_SCHEMA, publication_id, in_place)
     if not full_refresh:
-        seed_candidate_from_published(conn, CANDIDATE_SCHEMA,
-                                      models=[m for m in incremental if m not in plan.carried_over])
-    return plan
+        seed_candidate_from_published(conn, CANDIDATE_SCHEMA, models=[
+            m for m in incremental if m not in plan.carried_over and m not in {f.mart for f in in_place}])
+    return plan, in_place
 
 
 def _keep_graph(conn, publication_id: int, dsn: str, fingerprint: str, built_after: float) -> None:

@@ -33,6 +33,11 @@ begin
     if (select relkind from pg_class where oid = {{ dbt.string_literal(this) }}::regclass) <> 'r' then
         return;
     end if;
+    -- The delta table of a fact applied in place stays a plain table (macros/in_place.sql).
+    if exists (select from audit.publication_in_place
+               where candidate_oid = {{ dbt.string_literal(this) }}::regclass::oid) then
+        return;
+    end if;
     table_comment := obj_description({{ dbt.string_literal(this) }}::regclass, 'pg_class');
     alter table {{ this }} rename to {{ adapter.quote(unpartitioned) }};
     create table {{ this }} (
@@ -51,7 +56,9 @@ end $partition$
 
 
 {#- Incremental merge: create the partitions of the delta's months before dbt's merge (merged on
-    the key alone, so a key is never inserted twice; a key's month does not change in these feeds). -#}
+    the key alone, so a key is never inserted twice; a key's month does not change in these feeds).
+    A delta table applied in place is not partitioned: the swap creates the months' partitions
+    in the published table (warehouse/publish.py). -#}
 {% macro postgres__get_incremental_merge_sql(arg_dict) -%}
 {%- set column = (config.get('meta') or {}).get('partition_by_month') -%}
 {%- if column %}
@@ -61,7 +68,9 @@ declare
     relation_name text := {{ dbt.string_literal(arg_dict['target_relation'].identifier) }};
     month_start date;
 begin
-    {{ month_partition_statements(column, arg_dict['temp_relation']) }}
+    if (select relkind from pg_class where oid = parent) = 'p' then
+        {{ month_partition_statements(column, arg_dict['temp_relation']) }}
+    end if;
 end $partition$;
 {%- endif %}
 {{ default__get_incremental_merge_sql(arg_dict) }}

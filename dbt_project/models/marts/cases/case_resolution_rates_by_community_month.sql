@@ -9,6 +9,8 @@
 -- months of fact rows from batches above the published high-water mark, and the months the
 -- published versions of those keys had (a corrected date can move a case out of a month).
 -- The pre-hook deletes those months first, so a month left with no rows is not kept stale.
+-- The facts are read as they will be published (published_fact: in a partial build their
+-- candidate tables hold only the delta, which the swap applies in place).
 {{
     config(
         materialized='incremental',
@@ -32,16 +34,16 @@ with
 {% endif %}
 
 mediation_cases as (
-    select * from {{ ref('fct_mediation_cases') }}
+    select cases_as_published.* from {{ published_fact('fct_mediation_cases') }} as cases_as_published
     {% if is_incremental() %}
-        where received_month in (select touched_months.touched_month from touched_months)
+        where cases_as_published.received_month in (select touched_months.touched_month from touched_months)
     {% endif %}
 ),
 
 grid_events as (
-    select * from {{ ref('fct_grid_events') }}
+    select events_as_published.* from {{ published_fact('fct_grid_events') }} as events_as_published
     {% if is_incremental() %}
-        where reported_month in (select touched_months.touched_month from touched_months)
+        where events_as_published.reported_month in (select touched_months.touched_month from touched_months)
     {% endif %}
 ),
 
