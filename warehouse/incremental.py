@@ -29,6 +29,7 @@ __all__ = ["PARTITION_SCHEMA", "InPlace", "in_place_facts", "incremental_models"
 
 _INCREMENTAL = re.compile(r"materialized\s*=\s*['\"]incremental['\"]")
 _UNIQUE_KEY = re.compile(r"unique_key\s*=\s*['\"](\w+)['\"]")
+_MERGE = re.compile(r"incremental_strategy\s*=\s*['\"]merge['\"]")
 _MONTH = re.compile(r"['\"]partition_by_month['\"]\s*:\s*['\"](\w+)['\"]")
 BATCH_COLUMN = "source_batch_id"  # the batch each fact row came from (warehouse/checks.py)
 
@@ -42,7 +43,10 @@ def in_place_facts(conn: psycopg.Connection, models: list[str], published: str =
                    models_dir: Path = DBT_PROJECT / "models" / "marts") -> list[InPlace]:
     """Of `models`, the incremental marts that qualify for in-place application.
 
-    A model qualifies when its config names one unique key column and its published table
+    A model qualifies when its config merges on one unique key column (incremental_strategy
+    'merge': one row per key, so the delta's keys name exactly the published rows it replaces;
+    a delete+insert model such as the case parties has several rows per key, and a key whose
+    rows all went away leaves nothing in a delta: it is seeded by copy instead) and its published table
     exists and stamps every row with the batch it came from (BATCH_COLUMN): then the delta
     of a build is exactly its rows of new batches, merged on that key.
     """
@@ -52,7 +56,7 @@ def in_place_facts(conn: psycopg.Connection, models: list[str], published: str =
             continue
         text = path.read_text("utf-8")
         key = _UNIQUE_KEY.search(text)
-        if not (_INCREMENTAL.search(text) and key):
+        if not (_INCREMENTAL.search(text) and key and _MERGE.search(text)):
             continue
         month = _MONTH.search(text)
         columns = {r[0] for r in conn.execute(

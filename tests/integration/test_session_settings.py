@@ -1,4 +1,4 @@
-"""Session settings the build's own connections carry (dbt, GX), checked on the server."""
+"""Session settings of the warehouse: the build's own connections (dbt, GX) and every other, checked on the server."""
 from __future__ import annotations
 
 import psycopg
@@ -26,3 +26,12 @@ def test_gx_sessions_run_without_jit(warehouse_dsn):
             assert conn.execute(sqlalchemy.text("select current_user")).scalar() != "postgres"
     finally:
         engine.dispose()
+
+
+def test_every_session_of_the_warehouse_runs_without_jit(warehouse_dsn):
+    """The publication's own connections (PII scan, reconciliation, swap) and BI's: the database's setting."""
+    for login in ("transform", "ingest"):
+        with psycopg.connect(login_dsn(warehouse_dsn, login)) as conn:
+            assert conn.execute("show jit").fetchone()[0] == "off", login
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("show jit").fetchone()[0] == "off"
