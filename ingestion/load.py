@@ -364,25 +364,76 @@ def _copy_rows(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, 
     names = [c.name for c in spec.columns]
     statement = sql.SQL("copy {} ({}, _extra, _batch_id, _row_number) from stdin").format(
         sql.Identifier("raw", spec.feed_id), sql.SQL(", ").join(map(sql.Identifier, names)))
-    with conn.cursor() as cur, cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
-        copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress, text_only=source.text_only,
-                           clear=clear)
-        lines = source.lines
-        engine = _engine()
-        vector = _vector_check(spec, lines) if engine == "vector" else None
-        matcher = row_matcher(spec, lines.layout) if lines is not None and vector is None else None
-        if vector is not None:
-            from ingestion.chunks import ChunkedLines
-            from ingestion.vector import copy_blocks
-
-            lines.close()
-            copy_blocks(copier, ChunkedLines(spec, lines.path, lines.line_number), vector, lines.layout)
-        elif matcher is not None:
-            copier.copy_lines(lines, matcher)
-        else:
-            copier.copy_rows(source.rows)
+    lines = source.lines
+    engine = _engine()
+    vector = _vector_check(spec, lines) if engine == "vector" else None
+    if vector is not None:
+        copier = _copy_vector(conn, spec, summary, source, statement, rejects, warnings, clear, progress)
+    else:
+        with conn.cursor() as cur, cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
+            copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress,
+                               text_only=source.text_only, clear=clear)
+            matcher = row_matcher(spec, lines.layout) if lines is not None else None
+            if matcher is not None:
+                copier.copy_lines(lines, matcher)
+            else:
+                copier.copy_rows(source.rows)
     summary.rows_in, summary.rows_loaded, summary.rows_rejected = copier.rows_in, copier.loaded, copier.rejected
     return copier.keys.candidates()
+
+
+class _TextSpill:
+    """Text COPY lines of the rows the row path loads while clean lines stream as binary COPY."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.bytes = 0
+
+    def write(self, data: str) -> None:
+        encoded = data.encode("utf-8")
+        self.file.write(encoded)
+        self.bytes += len(encoded)
+
+
+def _copy_vector(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, source: Source,
+                 statement: sql.Composed, rejects: Spill, warnings: Spill, clear: Spill,
+                 progress: Progress | None) -> RowCopier:
+    """The vector engine: clean lines as binary COPY (binarycopy.py) when every column type has a
+    binary form, else as text; rows of the row path (flagged lines) as text COPY afterwards."""
+    from ingestion.binarycopy import SIGNATURE, TRAILER, binary_encoder
+    from ingestion.chunks import ChunkedLines
+    from ingestion.vector import BinaryOut, block_check, copy_blocks
+
+    lines = source.lines
+    lines.close()
+    chunked = ChunkedLines(spec, lines.path, lines.line_number)
+    encode = binary_encoder(spec) if os.environ.get("INGEST_COPY_FORMAT", "binary") == "binary" else None
+    check = block_check(spec, lines.layout, fields=encode is not None)
+    with conn.cursor() as cur:
+        if encode is None:
+            with cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
+                copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress,
+                                   text_only=source.text_only, clear=clear)
+                copy_blocks(copier, chunked, check, lines.layout)
+            return copier
+        spill = _TextSpill()
+        try:
+            copier = RowCopier(spec, summary.batch_id, spill, rejects, warnings, progress,
+                               text_only=source.text_only, clear=clear)
+            binary = sql.SQL("{} (format binary)").format(statement)
+            with cur.copy(binary, writer=_BoundedQueueWriter(cur)) as copy:
+                copy.write(SIGNATURE)
+                copy_blocks(copier, chunked, check, lines.layout,
+                            binary=BinaryOut(copy, encode, len(spec.columns)))
+                copy.write(TRAILER)
+            if spill.bytes:
+                spill.file.seek(0)
+                with cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
+                    while data := spill.file.read(1 << 20):
+                        copy.write(data)
+        finally:
+            spill.file.close()
+    return copier
 
 
 ENGINES = ("vector", "lines")
@@ -397,7 +448,9 @@ def _engine() -> str:
 
 
 def _vector_check(spec: FeedSpec, lines: CsvLines | None):
-    """The vectorised check for a UTF-8 CSV laid out as its contract; None means the line or row path."""
+    """The vectorised check for a UTF-8 CSV laid out as its contract; None means the line or row path.
+
+    INGEST_COPY_FORMAT=text keeps the vector engine on text COPY (for comparison)."""
     if lines is None or spec.encoding not in ("utf-8", "utf-8-sig"):
         return None  # GB18030 feeds keep the line path (its decoder guards against UTF-8 content)
     from ingestion.vector import block_check
