@@ -423,8 +423,7 @@ def _copy_vector(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary
             binary = sql.SQL("{} (format binary)").format(statement)
             with cur.copy(binary, writer=_BoundedQueueWriter(cur)) as copy:
                 copy.write(SIGNATURE)
-                copy_blocks(copier, chunked, check, lines.layout,
-                            binary=BinaryOut(copy, encode, len(spec.columns)))
+                copy_blocks(copier, chunked, check, lines.layout, BinaryOut(copy, encode, len(spec.columns)))
                 copy.write(TRAILER)
             if spill.bytes:
                 spill.file.seek(0)
