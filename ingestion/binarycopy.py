@@ -81,9 +81,9 @@ def binary_encoder(spec: FeedSpec) -> Callable[[list[pl.Series], np.ndarray, int
         tail[:, 20:] = row_numbers.astype(">i4").view(np.uint8).reshape(n, 4)
         pieces.append(Fixed(tail))
         parts = _merged(pieces, n)
-        rows = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary()))
+        rows = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
         offsets, data = rows.buffers()[1:3]
-        start, end = np.frombuffer(offsets, dtype=np.int32)[rows.offset:rows.offset + n + 1][[0, -1]]
+        start, end = np.frombuffer(offsets, dtype=np.int64)[rows.offset:rows.offset + n + 1][[0, -1]]
         return memoryview(data)[start:end]
 
     return encode
@@ -110,13 +110,13 @@ def _fixed(run: list[Fixed], n: int) -> pa.Array:
     width = matrix.shape[1]
     if all(f.null is None for f in run):
         data = np.ascontiguousarray(matrix).reshape(-1)
-        offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+        offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
     else:
         keep = np.hstack([f.keep() for f in run])
         data = matrix[keep]
-        offsets = np.zeros(n + 1, dtype=np.int32)
+        offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(keep.sum(axis=1), out=offsets[1:])
-    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _int_field(values: np.ndarray, null: np.ndarray, size: int) -> Fixed:
@@ -130,18 +130,20 @@ def _int_field(values: np.ndarray, null: np.ndarray, size: int) -> Fixed:
 def _text(values: pl.Series) -> list[Piece]:
     """Length prefix and UTF-8 bytes; an empty field is NULL."""
     arrow = _arrow(values)
-    offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int32)[arrow.offset:arrow.offset + len(arrow) + 1]
+    offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset:arrow.offset + len(arrow) + 1]
     lengths = np.diff(offsets)
     prefix = np.where(lengths == 0, -1, lengths).astype(">i4").view(np.uint8).reshape(-1, 4)
     return [Fixed(prefix), arrow]
 
 
 def _arrow(values: pl.Series) -> pa.Array:
-    """The field texts as one pa.binary() array without nulls (a missing field is "")."""
-    arrow = values.fill_null("").rechunk().to_arrow()
+    """The field texts as one pa.large_binary() array without nulls (a missing field is "")."""
+    if values.null_count():
+        values = values.fill_null("")
+    arrow = values.to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(arrow, pa.ChunkedArray):
         arrow = arrow.combine_chunks()
-    return arrow.cast(pa.binary())
+    return arrow.cast(pa.large_binary())
 
 
 def _integer(values: pl.Series) -> list[Piece]:
@@ -165,7 +167,7 @@ def _timestamp(values: pl.Series) -> list[Piece]:
     """The usual shape (no fraction, +hh:mm offset: 25 bytes) in numpy on fixed byte positions, others in polars."""
     arrow = _arrow(values)
     n = len(arrow)
-    offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int32)[arrow.offset:arrow.offset + n + 1]
+    offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset:arrow.offset + n + 1]
     data = np.frombuffer(arrow.buffers()[2], dtype=np.uint8) if n else np.zeros(0, dtype=np.uint8)
     lengths = np.diff(offsets)
     usual = lengths == 25

@@ -78,7 +78,7 @@ def block_check(spec: FeedSpec, layout: Layout, *, fields: bool = False) -> Bloc
         for index, check in checks:
             values = checked[f"check_{index}"]
             ok &= (values == "").fill_null(False).to_numpy() | check(values)
-        return checked.select("body", "key", *(f"f{i}" for i in (range(width) if fields else ()))), ok
+        return checked.select(*(("key", *(f"f{i}" for i in range(width))) if fields else ("body", "key"))), ok
 
     return run
 
