@@ -115,7 +115,7 @@ def copy_blocks(copier: RowCopier, lines: ChunkedLines, check: BlockCheck, layou
     for block in lines.blocks():
         checked, take = check(block)
         _flagged_rows(copier, lines, block, np.flatnonzero(~take), take, layout)
-        clean = checked.filter(pl.Series(take))
+        clean = checked if take.all() else checked.filter(pl.Series(take))
         if clean.height:
             numbers = pl.Series("n", block.first_line + np.flatnonzero(take), dtype=pl.UInt64)
             if binary is None:
