@@ -13,10 +13,13 @@ and are COPYed afterwards; duplicate keys are found from 12 bytes per row (keys.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import queue
 import shutil
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -146,6 +149,7 @@ def load_file(feed_id: str, path: Path, *, dsn: str | None = None, replay_of: in
     spec = get_spec(feed_id)
     settings = get_settings()
     path = Path(path)
+    _prefetch_vector(spec)
     try:
         sha256, size = file_digest(path)
     except OSError as exc:  # unreadable: refused by name, like a delivery that may not be opened
@@ -166,6 +170,25 @@ def load_file(feed_id: str, path: Path, *, dsn: str | None = None, replay_of: in
         conn.commit()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _prefetch_vector(spec: FeedSpec) -> None:
+    """Import the vector engine (polars, pyarrow: ~0.3 s) in a thread while the file is hashed and archived.
+
+    Hashing, copying and the database round trips before the COPY release the GIL, so a
+    fresh process (an Airflow task, the CLI) does not pay the import on top of them.
+    """
+    if spec.format != "csv" or _engine() != "vector" or "ingestion.binarycopy" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            importlib.import_module("ingestion.vector")
+            importlib.import_module("ingestion.binarycopy")
+        except Exception:  # noqa: BLE001 - the load itself imports them again and reports any error
+            pass
+
+    threading.Thread(target=load, name="prefetch-vector", daemon=True).start()
 
 
 def refuse_file(feed_id: str, name: str, refusal: FileRejected, *, dsn: str | None = None) -> BatchSummary:
@@ -364,25 +387,75 @@ def _copy_rows(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, 
     names = [c.name for c in spec.columns]
     statement = sql.SQL("copy {} ({}, _extra, _batch_id, _row_number) from stdin").format(
         sql.Identifier("raw", spec.feed_id), sql.SQL(", ").join(map(sql.Identifier, names)))
-    with conn.cursor() as cur, cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
-        copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress, text_only=source.text_only,
-                           clear=clear)
-        lines = source.lines
-        engine = _engine()
-        vector = _vector_check(spec, lines) if engine == "vector" else None
-        matcher = row_matcher(spec, lines.layout) if lines is not None and vector is None else None
-        if vector is not None:
-            from ingestion.chunks import ChunkedLines
-            from ingestion.vector import copy_blocks
-
-            lines.close()
-            copy_blocks(copier, ChunkedLines(spec, lines.path, lines.line_number), vector, lines.layout)
-        elif matcher is not None:
-            copier.copy_lines(lines, matcher)
-        else:
-            copier.copy_rows(source.rows)
+    lines = source.lines
+    engine = _engine()
+    vector = _vector_check(spec, lines) if engine == "vector" else None
+    if vector is not None:
+        copier = _copy_vector(conn, spec, summary, source, statement, rejects, warnings, clear, progress)
+    else:
+        with conn.cursor() as cur, cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
+            copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress,
+                               text_only=source.text_only, clear=clear)
+            matcher = row_matcher(spec, lines.layout) if lines is not None else None
+            if matcher is not None:
+                copier.copy_lines(lines, matcher)
+            else:
+                copier.copy_rows(source.rows)
     summary.rows_in, summary.rows_loaded, summary.rows_rejected = copier.rows_in, copier.loaded, copier.rejected
     return copier.keys.candidates()
+
+
+class _TextSpill:
+    """Text COPY lines of the rows the row path loads while clean lines stream as binary COPY."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.bytes = 0
+
+    def write(self, data: str) -> None:
+        encoded = data.encode("utf-8")
+        self.file.write(encoded)
+        self.bytes += len(encoded)
+
+
+def _copy_vector(conn: psycopg.Connection, spec: FeedSpec, summary: BatchSummary, source: Source,
+                 statement: sql.Composed, rejects: Spill, warnings: Spill, clear: Spill,
+                 progress: Progress | None) -> RowCopier:
+    """The vector engine: clean lines as binary COPY (binarycopy.py) when every column type has a
+    binary form, else as text; rows of the row path (flagged lines) as text COPY afterwards."""
+    from ingestion.binarycopy import SIGNATURE, TRAILER, binary_encoder
+    from ingestion.chunks import ChunkedLines
+    from ingestion.vector import BinaryOut, block_check, copy_blocks
+
+    lines = source.lines
+    lines.close()
+    chunked = ChunkedLines(spec, lines.path, lines.line_number)
+    encode = binary_encoder(spec) if os.environ.get("INGEST_COPY_FORMAT", "binary") == "binary" else None
+    check = block_check(spec, lines.layout, fields=encode is not None)
+    with conn.cursor() as cur:
+        if encode is None:
+            with cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
+                copier = RowCopier(spec, summary.batch_id, copy, rejects, warnings, progress,
+                                   text_only=source.text_only, clear=clear)
+                copy_blocks(copier, chunked, check, lines.layout)
+            return copier
+        spill = _TextSpill()
+        try:
+            copier = RowCopier(spec, summary.batch_id, spill, rejects, warnings, progress,
+                               text_only=source.text_only, clear=clear)
+            binary = sql.SQL("{} (format binary)").format(statement)
+            with cur.copy(binary, writer=_BoundedQueueWriter(cur)) as copy:
+                copy.write(SIGNATURE)
+                copy_blocks(copier, chunked, check, lines.layout, BinaryOut(copy, encode, len(spec.columns)))
+                copy.write(TRAILER)
+            if spill.bytes:
+                spill.file.seek(0)
+                with cur.copy(statement, writer=_BoundedQueueWriter(cur)) as copy:
+                    while data := spill.file.read(1 << 20):
+                        copy.write(data)
+        finally:
+            spill.file.close()
+    return copier
 
 
 ENGINES = ("vector", "lines")
@@ -397,7 +470,9 @@ def _engine() -> str:
 
 
 def _vector_check(spec: FeedSpec, lines: CsvLines | None):
-    """The vectorised check for a UTF-8 CSV laid out as its contract; None means the line or row path."""
+    """The vectorised check for a UTF-8 CSV laid out as its contract; None means the line or row path.
+
+    INGEST_COPY_FORMAT=text keeps the vector engine on text COPY (for comparison)."""
     if lines is None or spec.encoding not in ("utf-8", "utf-8-sig"):
         return None  # GB18030 feeds keep the line path (its decoder guards against UTF-8 content)
     from ingestion.vector import block_check

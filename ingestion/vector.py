@@ -20,6 +20,7 @@ import csv
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -39,11 +40,12 @@ _PY_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 BlockCheck = Callable[[Block], tuple[pl.DataFrame, np.ndarray]]
 
 
-def block_check(spec: FeedSpec, layout: Layout) -> BlockCheck | None:
+def block_check(spec: FeedSpec, layout: Layout, *, fields: bool = False) -> BlockCheck | None:
     """The vector check of this file's lines, or None when the layout or a column type rules it out.
 
     Same conditions as fastrow.row_matcher: the header is the contract's columns in
-    contract order, and every column type has a whole-line pattern.
+    contract order, and every column type has a whole-line pattern. With `fields` the
+    result also holds every field's text (columns f0, f1, …) for the binary COPY.
     """
     width = len(spec.columns)
     if layout.extra or layout.positions != tuple(range(width)) or layout.width != width:
@@ -70,12 +72,13 @@ def block_check(spec: FeedSpec, layout: Layout) -> BlockCheck | None:
         key = keys[0] if len(keys) == 1 else pl.concat_str(keys, separator=KEY_SEPARATOR)
         checked = pl.DataFrame({"line": pl.from_arrow(block.lines())}).lazy().select(
             body.alias("body"), body.str.contains(pattern).fill_null(False).alias("ok"), key.alias("key"),
-            *(_field(body, i, width).alias(f"check_{i}") for i, _ in checks)).collect()
+            *(_field(body, i, width).alias(f"check_{i}") for i, _ in checks),
+            *(_field(body, i, width).alias(f"f{i}") for i in (range(width) if fields else ()))).collect()
         ok = checked["ok"].to_numpy() & ~block.control_lines()
         for index, check in checks:
             values = checked[f"check_{index}"]
             ok &= (values == "").fill_null(False).to_numpy() | check(values)
-        return checked.select("body", "key"), ok
+        return checked.select(*(("key", *(f"f{i}" for i in range(width))) if fields else ("body", "key"))), ok
 
     return run
 
@@ -100,17 +103,25 @@ def key_hash(key: str | tuple[str, ...]) -> int:
     return int(pl.Series([text], dtype=pl.String).hash(seed=HASH_SEED)[0])
 
 
-def copy_blocks(copier: RowCopier, lines: ChunkedLines, check: BlockCheck, layout: Layout) -> None:
-    """Load every data line: clean lines in bulk per block, flagged ones through the row path."""
+def copy_blocks(copier: RowCopier, lines: ChunkedLines, check: BlockCheck, layout: Layout,
+                binary: BinaryOut | None = None) -> None:
+    """Load every data line: clean lines in bulk per block, flagged ones through the row path.
+
+    With `binary` (a binary COPY and its encoder) clean lines go there as binary tuples,
+    while copier.copy (then a spill of text COPY lines) takes the rows of the row path.
+    """
     copier.key_hash = key_hash
     tail = f"\t{NULL}\t{copier.batch_id}\t"
     for block in lines.blocks():
         checked, take = check(block)
         _flagged_rows(copier, lines, block, np.flatnonzero(~take), take, layout)
-        clean = checked.filter(pl.Series(take))
+        clean = checked if take.all() else checked.filter(pl.Series(take))
         if clean.height:
             numbers = pl.Series("n", block.first_line + np.flatnonzero(take), dtype=pl.UInt64)
-            _write_clean(copier, clean, numbers, tail)
+            if binary is None:
+                _write_clean(copier, clean, numbers, tail)
+            else:
+                _write_binary(copier, clean, numbers, binary)
         copier.flush()
 
 
@@ -159,6 +170,30 @@ class _Continuation:
             raise StopIteration
         self.beyond += 1
         return line
+
+
+class BinaryOut:
+    """A binary COPY (its signature already sent) and the encoder of clean rows into its tuples."""
+
+    def __init__(self, copy: Any, encode: Callable[[list[pl.Series], np.ndarray, int], memoryview], width: int):
+        self.copy = copy
+        self.encode = encode
+        self.width = width
+
+
+def _write_binary(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series, binary: BinaryOut) -> None:
+    """Binary COPY tuples of canonical lines and their key hashes, for a whole block."""
+    rows = numbers.to_numpy()
+    binary.copy.write(binary.encode([clean[f"f{i}"] for i in range(binary.width)], rows, copier.batch_id))
+    _add_keys(copier, clean, numbers)
+
+
+def _add_keys(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series) -> None:
+    packed = clean.select("key", numbers).select(
+        (pl.col("key").hash(seed=HASH_SEED) & LOW32) * (1 << 32) + pl.col("n")).to_series()
+    copier.keys.packed.frombytes(packed.to_numpy().astype(np.uint64).tobytes())
+    copier.rows_in += clean.height
+    copier.loaded += clean.height
 
 
 def _write_clean(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series, tail: str) -> None:

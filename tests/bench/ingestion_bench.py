@@ -47,9 +47,13 @@ def _psql_copy(context: BenchContext, path: Path) -> float:
     return seconds
 
 
-def _load_in_child(context: BenchContext, path: Path, engine: str = "vector") -> tuple[dict, float, float]:
-    """(summary, wall seconds, peak RSS in MB) of load_file in a fresh process (INGEST_ENGINE=engine)."""
-    env = {**os.environ, "WAREHOUSE_DSN": context.dsn, "INGEST_ENGINE": engine}
+def _load_in_child(context: BenchContext, path: Path, engine: str = "vector",
+                   copy_format: str = "binary") -> tuple[dict, float, float]:
+    """(summary, wall seconds, peak RSS in MB) of load_file in a fresh process (INGEST_ENGINE=engine).
+
+    The summary gains `cpu_seconds`: the child's user + system CPU, all its threads.
+    """
+    env = {**os.environ, "WAREHOUSE_DSN": context.dsn, "INGEST_ENGINE": engine, "INGEST_COPY_FORMAT": copy_format}
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "tests.bench.child", "service_transactions", str(path)],
                              env=env, stdout=subprocess.PIPE, text=True)
@@ -59,7 +63,9 @@ def _load_in_child(context: BenchContext, path: Path, engine: str = "vector") ->
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise RuntimeError(f"load_file failed in the child process (exit {child.returncode})")
-    return json.loads(output), seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    summary = json.loads(output)
+    summary["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    return summary, seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
 @benchmark
@@ -72,11 +78,18 @@ def ingestion_vs_psql_copy(context: BenchContext) -> list[Row]:
     # The per-line path on the same file, as a second batch (replay) so nothing is a duplicate.
     line_summary, line_seconds, line_rss = _load_in_child(context, _copy_of(path, context), engine="lines")
     assert line_summary["rows_loaded"] == rows, line_summary
+    # The vector engine with text COPY (as before binary COPY), on a third copy of the rows.
+    text_summary, text_seconds, text_rss = _load_in_child(context, _copy_of(path, context, "T"), copy_format="text")
+    assert text_summary["rows_loaded"] == rows, text_summary
     mb = path.stat().st_size / 1e6
     out = [
         Row("psql \\copy (typed, primary key)", rows, psql_seconds, note=f"{mb:.0f} MB CSV, no validation"),
         Row("ingestion load_file", rows, seconds, ratio=psql_seconds / seconds, peak_rss_mb=rss,
-            note=f"in-process {summary['seconds']:.2f}s; vector engine; validation, rejects, audit, counts check"),
+            note=f"in-process {summary['seconds']:.2f}s, CPU {summary['cpu_seconds']:.2f}s; vector engine, binary "
+                 "COPY; validation, rejects, audit, counts check"),
+        Row("ingestion load_file, text COPY", rows, text_seconds, ratio=psql_seconds / text_seconds,
+            peak_rss_mb=text_rss, note=f"in-process {text_summary['seconds']:.2f}s, CPU "
+                                       f"{text_summary['cpu_seconds']:.2f}s; INGEST_COPY_FORMAT=text"),
         Row("ingestion load_file, per-line path", rows, line_seconds, ratio=psql_seconds / line_seconds,
             peak_rss_mb=line_rss, note=f"in-process {line_summary['seconds']:.2f}s; INGEST_ENGINE=lines"),
     ]
@@ -89,12 +102,12 @@ def ingestion_vs_psql_copy(context: BenchContext) -> list[Row]:
     return out
 
 
-def _copy_of(path: Path, context: BenchContext) -> Path:
-    """The same rows with other keys (a different file), so the second load is not a duplicate."""
-    copy = context.work_dir / f"lines_{path.name}"
+def _copy_of(path: Path, context: BenchContext, prefix: str = "L") -> Path:
+    """The same rows with other keys (a different file), so a second load is not a duplicate."""
+    copy = context.work_dir / f"{prefix}_{path.name}"
     if not copy.exists():
         with path.open(encoding="utf-8", newline="") as source, copy.open("w", encoding="utf-8", newline="") as out:
             out.write(source.readline())
             for line in source:
-                out.write("L" + line)
+                out.write(prefix + line)
     return copy
