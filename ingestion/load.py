@@ -173,7 +173,8 @@ def load_file(feed_id: str, path: Path, *, dsn: str | None = None, replay_of: in
 
 
 def _prefetch_vector(spec: FeedSpec) -> None:
-    """Import the vector engine (polars, pyarrow: ~0.3 s) in a thread while the file is hashed and archived.
+    """Import the vector engine (polars, pyarrow, and pandas that pyarrow.compute loads on its first
+    call: ~0.6 s) in a thread while the file is hashed and archived.
 
     Hashing, copying and the database round trips before the COPY release the GIL, so a
     fresh process (an Airflow task, the CLI) does not pay the import on top of them.
@@ -183,8 +184,12 @@ def _prefetch_vector(spec: FeedSpec) -> None:
 
     def load() -> None:
         try:
+            from ingestion.coltypes.base import valid_iso_dates
+
             importlib.import_module("ingestion.vector")
-            importlib.import_module("ingestion.binarycopy")
+            binarycopy = importlib.import_module("ingestion.binarycopy")
+            binarycopy.warm_up()
+            valid_iso_dates()  # the row path's date set (~0.1 s), built once per process
         except Exception:  # noqa: BLE001 - the load itself imports them again and reports any error
             pass
 

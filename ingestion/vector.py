@@ -16,6 +16,8 @@ for what a pattern cannot check), never from per-feed code.
 """
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import csv
 import itertools
 import re
@@ -112,17 +114,19 @@ def copy_blocks(copier: RowCopier, lines: ChunkedLines, check: BlockCheck, layou
     """
     copier.key_hash = key_hash
     tail = f"\t{NULL}\t{copier.batch_id}\t"
-    for block in lines.blocks():
-        checked, take = check(block)
-        _flagged_rows(copier, lines, block, np.flatnonzero(~take), take, layout)
-        clean = checked if take.all() else checked.filter(pl.Series(take))
-        if clean.height:
-            numbers = pl.Series("n", block.first_line + np.flatnonzero(take), dtype=pl.UInt64)
-            if binary is None:
-                _write_clean(copier, clean, numbers, tail)
-            else:
-                _write_binary(copier, clean, numbers, binary)
-        copier.flush()
+    with _EncodeThread(binary) as encoder:
+        for block in lines.blocks():
+            checked, take = check(block)
+            _flagged_rows(copier, lines, block, np.flatnonzero(~take), take, layout)
+            clean = checked if take.all() else checked.filter(pl.Series(take))
+            if clean.height:
+                numbers = pl.Series("n", block.first_line + np.flatnonzero(take), dtype=pl.UInt64)
+                if binary is None:
+                    _write_clean(copier, clean, numbers, tail)
+                else:
+                    encoder.submit(clean, numbers.to_numpy(), copier.batch_id)
+                    _add_keys(copier, clean, numbers)
+            copier.flush()
 
 
 def _flagged_rows(copier: RowCopier, lines: ChunkedLines, block: Block, flagged: np.ndarray, take: np.ndarray,
@@ -181,11 +185,51 @@ class BinaryOut:
         self.width = width
 
 
-def _write_binary(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series, binary: BinaryOut) -> None:
-    """Binary COPY tuples of canonical lines and their key hashes, for a whole block."""
-    rows = numbers.to_numpy()
-    binary.copy.write(binary.encode([clean[f"f{i}"] for i in range(binary.width)], rows, copier.batch_id))
-    _add_keys(copier, clean, numbers)
+class _EncodeThread:
+    """Encodes and sends the binary tuples of block N on one thread while block N+1 is checked.
+
+    Both sides are polars/numpy/pyarrow work that releases the GIL, so on two cores the
+    check and the encoding overlap (measured: the encoding is ~40% of the client's time).
+    One thread keeps the tuples in file order; at most `AHEAD` blocks wait, so memory stays
+    at a few blocks. The first error is raised in the loading thread, at the next submit
+    or at the end; leaving the block early (an error) waits for the thread, never leaving
+    it writing into a COPY that is being closed.
+    """
+
+    AHEAD = 2
+
+    def __init__(self, binary: BinaryOut | None):
+        self.binary = binary
+        self.pending: collections.deque[concurrent.futures.Future] = collections.deque()
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> _EncodeThread:
+        if self.binary is not None:
+            self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="binary-copy")
+        return self
+
+    def submit(self, clean: pl.DataFrame, rows: np.ndarray, batch_id: int) -> None:
+        while len(self.pending) >= self.AHEAD:
+            self.pending.popleft().result()
+        fields = [clean[f"f{i}"] for i in range(self.binary.width)]
+        self.pending.append(self.pool.submit(self._send, fields, rows, batch_id))
+
+    def _send(self, fields: list[pl.Series], rows: np.ndarray, batch_id: int) -> None:
+        self.binary.copy.write(self.binary.encode(fields, rows, batch_id))
+
+    def __exit__(self, kind, *exc) -> None:
+        if self.pool is None:
+            return
+        try:
+            while self.pending:
+                future = self.pending.popleft()
+                if kind is None:
+                    future.result()
+                else:
+                    future.cancel()
+                    concurrent.futures.wait([future])
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _add_keys(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series) -> None:

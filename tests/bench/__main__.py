@@ -1,6 +1,6 @@
 """`make bench`: run every registered benchmark against an isolated database, print the table.
 
-    python -m tests.bench [--rows N] [--memory [--memory-mb MB]] [--only NAME] [--scale 10,100] [--skip-latency]
+    python -m tests.bench [--rows N] [--rounds N] [--memory [--memory-mb MB]] [--only NAME] [--scale 10,100] [--skip-latency]
 
 The latency benchmark starts a whole local Airflow stack (a few minutes): --skip-latency leaves it out.
 """
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large service_transactions file")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating runs of psql \\copy and load_file; their medians are compared")
     parser.add_argument("--memory", action="store_true",
                         help="also load a large file (--memory-mb, ~1 GB) and report its peak RSS (flat memory check)")
     parser.add_argument("--memory-mb", type=float, default=1024, help="size of the --memory file in MB")
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bootstrap(dsn)
         context = BenchContext(dsn=dsn, work_dir=work,
-                               options={"rows": str(args.rows), "memory": "1" if args.memory else "",
+                               options={"rows": str(args.rows), "rounds": str(args.rounds), "memory": "1" if args.memory else "",
                                         "skip_latency": "1" if args.skip_latency else "",
                                         "memory_mb": str(args.memory_mb), "scale": args.scale})
         for bench in BENCHMARKS:
