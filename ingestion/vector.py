@@ -202,6 +202,7 @@ class _EncodeThread:
         self.binary = binary
         self.pending: collections.deque[concurrent.futures.Future] = collections.deque()
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.failed = False
 
     def __enter__(self) -> _EncodeThread:
         if self.binary is not None:
@@ -215,7 +216,13 @@ class _EncodeThread:
         self.pending.append(self.pool.submit(self._send, fields, rows, batch_id))
 
     def _send(self, fields: list[pl.Series], rows: np.ndarray, batch_id: int) -> None:
-        self.binary.copy.write(self.binary.encode(fields, rows, batch_id))
+        if self.failed:  # a block after a failed one is never written: the stream stays a prefix of the file
+            return
+        try:
+            self.binary.copy.write(self.binary.encode(fields, rows, batch_id))
+        except BaseException:
+            self.failed = True
+            raise
 
     def __exit__(self, kind, *exc) -> None:
         if self.pool is None:
