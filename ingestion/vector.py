@@ -228,15 +228,10 @@ class _EncodeThread:
         if self.pool is None:
             return
         try:
-            while self.pending:
-                future = self.pending.popleft()
-                if kind is None:
-                    future.result()
-                else:
-                    future.cancel()
-                    concurrent.futures.wait([future])
-        finally:
-            self.pool.shutdown(wait=True)
+            while kind is None and self.pending:
+                self.pending.popleft().result()
+        finally:  # on an error: blocks not started are dropped, the one being sent is waited for
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _add_keys(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series) -> None:

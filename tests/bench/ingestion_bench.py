@@ -83,7 +83,7 @@ def ingestion_vs_psql_copy(context: BenchContext) -> list[Row]:
         summary, seconds, rss = _load_in_child(context, source)
         assert summary["status"] == "loaded" and summary["rows_loaded"] == rows, summary
         load_runs.append((seconds, summary, rss))
-    psql_seconds = statistics.median(psql_runs)
+    psql_seconds = statistics.median_high(psql_runs)  # the same middle run as the load's below
     seconds, summary, rss = sorted(load_runs, key=lambda run: run[0])[len(load_runs) // 2]
     spread = (f"median of {rounds} alternating runs: psql {_spread(psql_runs)}, "
               f"load_file {_spread([run[0] for run in load_runs])}; ")
