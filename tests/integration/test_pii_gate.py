@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 
 from ingestion.checksums import is_valid_uscc
-from warehouse.checks import organisation_code_columns, pii_scan
+from warehouse.checks import PII_CANDIDATE, PII_PREFILTER, organisation_code_columns, pii_scan
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -73,3 +73,31 @@ def test_pii_scan_exempts_only_declared_code_columns_and_still_blocks_cards_in_t
     db.execute("update marts_pii_test.dim_demo_orgs set note = 'ok'")
     [clean] = pii_scan(db, "marts_pii_test", {"dim_demo_orgs"}, manifest=MANIFEST)
     assert clean.status == "pass"
+
+
+def test_the_candidate_prefilter_passes_every_value_find_pii_flags_and_no_division_code(db):
+    """The scan examines only texts matching both prefilters: every value find_pii flags must match them
+    (else PII would slip through unexamined), and the 12-digit division codes must not (the speed)."""
+    flagged = [ID_NUMBER, ID_NUMBER[:-1] + "x" if ID_NUMBER.endswith("X") else ID_NUMBER, CARD_16, CARD_19, BAD_USCC,
+               "13812345678", "138-1234-5678", "138 1234 5678", f"联系人张三{ID_NUMBER}。", f"tel:13912345678;",
+               f"卡号 {CARD_19}", _card(17), _card(18)]
+    not_candidates = ["110101001001", "510114002003", "91511402MA6XXXXXX1", "a13812345678", "138123456789",
+                      "12345678", "联系电话 0838-1234567", "f" * 64]
+    rows = db.execute(
+        "select v, pii.find_pii(v, false), v ~ %s and v ~ %s from unnest(%s::text[]) as v",
+        (PII_PREFILTER, PII_CANDIDATE, flagged + not_candidates)).fetchall()
+    result = {value: (kind, candidate) for value, kind, candidate in rows}
+    for value in flagged:
+        assert result[value][0] is not None and result[value][1], value
+    for value in not_candidates:
+        assert result[value] == (None, False), value
+    # Random digit runs with separators and neighbours: a flagged value is always a candidate.
+    flagged_count, missed = db.execute(
+        "select count(*) filter (where kind is not null), "
+        "count(*) filter (where kind is not null and not (v ~ %s and v ~ %s)) "
+        "from (select v, pii.find_pii(v, false) as kind from (select concat_ws(s, "
+        "lpad((random() * 1e9)::bigint::text, 9, '1'), lpad((random() * 1e10)::bigint::text, (8 + n %% 12)::int, '0')) as v "
+        "from generate_series(1, 20000) as n, "
+        "lateral (select (array['', ' ', '-', 'x', '号'])[1 + n %% 5] as s) as sep) as t) as found",
+        (PII_PREFILTER, PII_CANDIDATE)).fetchone()
+    assert flagged_count > 100 and missed == 0
