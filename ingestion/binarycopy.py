@@ -81,7 +81,7 @@ def binary_encoder(spec: FeedSpec) -> Callable[[list[pl.Series], np.ndarray, int
         tail[:, 20:] = row_numbers.astype(">i4").view(np.uint8).reshape(n, 4)
         pieces.append(Fixed(tail))
         parts = _merged(pieces, n)
-        rows = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
+        rows = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _empty_binary()[0])
         offsets, data = rows.buffers()[1:3]
         start, end = np.frombuffer(offsets, dtype=np.int64)[rows.offset:rows.offset + n + 1][[0, -1]]
         return memoryview(data)[start:end]
@@ -90,9 +90,16 @@ def binary_encoder(spec: FeedSpec) -> Callable[[list[pl.Series], np.ndarray, int
 
 
 def warm_up() -> None:
-    """Make the first element-wise join now: pyarrow.compute imports pandas on it (~0.3 s measured)."""
-    pc.binary_join_element_wise(pa.array([b""], pa.large_binary()), pa.array([b""], pa.large_binary()),
-                                pa.scalar(b"", pa.large_binary()))
+    """Make the first element-wise join now (its kernels' set-up), on arrays built from buffers."""
+    empty = _empty_binary()
+    pc.binary_join_element_wise(empty, empty, empty[0])
+
+
+def _empty_binary() -> pa.Array:
+    """[b""] built from buffers: pa.array() and pa.scalar() of Python values import pandas (~0.4 s
+    of a fresh process, and its teardown at exit), which nothing here needs."""
+    return pa.Array.from_buffers(pa.large_binary(), 1, [None, pa.py_buffer(np.zeros(2, dtype=np.int64)),
+                                                        pa.py_buffer(b"")])
 
 
 def _merged(pieces: list[Piece], n: int) -> list[pa.Array]:

@@ -17,7 +17,7 @@ from psycopg import Copy
 from ingestion.encode import FORMATTERS, NULL, Encoder, column_encoder, fast_path, json_text
 from ingestion.errors import ValueRejected, ValueWarning
 from ingestion.fastrow import RowMatcher
-from ingestion.keys import LOW32, KeyTracker
+from ingestion.keys import KeyTracker
 from ingestion.read import CsvLines, Layout, Row, RowError
 from ingestion.registry import ColumnSpec, FeedSpec
 from ingestion.spill import Spill, mask_pii, storable
@@ -116,7 +116,7 @@ class RowCopier:
             return
         self.buffer.append(line)
         key = texts[self.key_index[0]] if len(self.key_index) == 1 else tuple(texts[i] for i in self.key_index)
-        self.keys.packed.append((self.key_hash(key) & LOW32) << 32 | row_number)
+        self.keys.add(self.key_hash(key), row_number)
         self.loaded += 1
         if len(self.buffer) >= FLUSH_ROWS:
             self.flush()
@@ -180,7 +180,7 @@ class RowCopier:
         match, checks, key_groups = matcher.match, matcher.checks, matcher.key_groups
         single_key = key_groups[0] if len(key_groups) == 1 else None
         buffer, append = self.buffer, self.buffer.append
-        add_key = self.keys.packed.append
+        add_key = self.keys.add
         tail = f"\t{NULL}\t{self.batch_id}\t"
         layout = lines.layout
         loaded = 0
@@ -211,8 +211,8 @@ class RowCopier:
             if ",," in body or body[0] == "," or body[-1] == ",":
                 body = f",{body},".replace(",,", ",\\N,").replace(",,", ",\\N,")[1:-1]
             append(body.replace(",", "\t") + tail + f"{line_number}\n")
-            add_key((hash(groups[single_key] if single_key is not None else tuple(groups[i] for i in key_groups))
-                     & LOW32) << 32 | line_number)
+            add_key(hash(groups[single_key] if single_key is not None else tuple(groups[i] for i in key_groups)),
+                    line_number)
             loaded += 1
             if len(buffer) >= FLUSH_ROWS:
                 self.rows_in += loaded

@@ -99,17 +99,23 @@ def raw_table_statements(spec: FeedSpec) -> list[sql.Composable]:
     columns = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in spec.columns]
     statements: list[sql.Composable] = [sql.SQL(
         "create table if not exists {table} ({columns}, _extra jsonb, _batch_id bigint not null, "
-        "_row_number integer not null, _loaded_at timestamptz not null default now(), "
-        "primary key (_batch_id, _row_number))"
+        "_row_number integer not null, _loaded_at timestamptz not null default now())"
     ).format(table=table, columns=sql.SQL(", ").join(columns))]
     # No foreign key to audit.ingestion_batches: its per-row check cost more than the COPY itself
     # (5 s per million rows). The loader inserts the batch first, in the same transaction, and the
     # deferred trigger on audit.ingestion_batches checks each batch's rows against its counts.
+    # No primary key on (_batch_id, _row_number) either: the loader numbers each batch's rows
+    # itself, and the btree cost the server ~0.8 s per million rows (a third of the COPY). A batch
+    # is appended as one run of pages, so a BRIN index on _batch_id finds it (and the batches
+    # since a publication) reading a few pages of index (measured: docs/scale_plan.md).
     statements.append(sql.SQL(
         "do $$ declare name text; begin for name in select conname from pg_constraint "
-        "where conrelid = {regclass}::regclass and contype = 'f' loop "
+        "where conrelid = {regclass}::regclass and contype in ('f', 'p') loop "
         "execute format('alter table %s drop constraint %I', {regclass}, name); end loop; end $$"
     ).format(regclass=sql.Literal(table.as_string())))
+    statements.append(sql.SQL(
+        "create index if not exists {index} on {table} using brin (_batch_id) with (autosummarize = on)"
+    ).format(index=sql.Identifier(f"{spec.feed_id}__batch"), table=table))
     for col in spec.columns:
         statements.append(sql.SQL("alter table {} add column if not exists {} {}").format(
             table, sql.Identifier(col.name), sql.SQL(col.pg_type)))
@@ -173,8 +179,8 @@ def load_file(feed_id: str, path: Path, *, dsn: str | None = None, replay_of: in
 
 
 def _prefetch_vector(spec: FeedSpec) -> None:
-    """Import the vector engine (polars, pyarrow, and pandas that pyarrow.compute loads on its first
-    call: ~0.6 s) in a thread while the file is hashed and archived.
+    """Import the vector engine (polars, pyarrow.compute and the first join's set-up: ~0.4 s) in a
+    thread while the file is hashed and archived.
 
     Hashing, copying and the database round trips before the COPY release the GIL, so a
     fresh process (an Airflow task, the CLI) does not pay the import on top of them.
@@ -493,20 +499,24 @@ def _reject_duplicate_keys(conn: psycopg.Connection, spec: FeedSpec, summary: Ba
     if not candidates:
         return 0
     key_label = ", ".join(spec.column(k).header for k in spec.key)
-    # The duplicates are collected into an array first (one InitPlan), so the delete is index probes for
-    # them alone. As a join, statistics taken before this batch (it has "1 row") made the planner loop
-    # over every row of the batch and re-run the window for each: hours for a 10-million-row file.
-    cursor = conn.execute(sql.SQL(
-        "with moved as (delete from {table} t where t._batch_id = %(batch)s and t._row_number = any(array("
+    table = sql.Identifier("raw", spec.feed_id)
+    # First the rows whose key really repeats (key hashes collide ~n²/2³³ times: a 1M-row file has
+    # ~100 candidates and, clean, no duplicate), one read of the batch's pages; the delete only then.
+    duplicated = [row for (row,) in conn.execute(sql.SQL(
         "select _row_number from (select _row_number, count(*) over (partition by {keys}) as n from {table} "
-        "where _batch_id = %(batch)s and _row_number = any(%(rows)s)) d where n > 1)) "
+        "where _batch_id = %(batch)s and _row_number = any(%(rows)s)) d where n > 1"
+    ).format(table=table, keys=sql.SQL(", ").join(map(sql.Identifier, spec.key))),
+        {"batch": summary.batch_id, "rows": candidates})]
+    if not duplicated:
+        return 0
+    cursor = conn.execute(sql.SQL(
+        "with moved as (delete from {table} t where t._batch_id = %(batch)s and t._row_number = any(%(rows)s) "
         "returning t._row_number, {original} as original){clear} "
         "insert into audit.rejected_rows (batch_id, row_number, column_name, rule, reason, reason_zh, "
         "original_values) select %(batch)s, _row_number, %(column)s, 'duplicate_key', %(reason)s, %(reason_zh)s, "
         "{masked} from moved order by _row_number"
-    ).format(table=sql.Identifier("raw", spec.feed_id), keys=sql.SQL(", ").join(map(sql.Identifier, spec.key)),
-             original=sql.SQL(_STORED_ORIGINAL), clear=_keep_clear(spec), masked=_masked_original(spec)),
-        {"batch": summary.batch_id, "rows": candidates, "column": spec.key[0],
+    ).format(table=table, original=sql.SQL(_STORED_ORIGINAL), clear=_keep_clear(spec), masked=_masked_original(spec)),
+        {"batch": summary.batch_id, "rows": duplicated, "column": spec.key[0],
          "reason": f"key {key_label} appears more than once in the file",
          "reason_zh": f"主键 {key_label} 在文件中重复出现"})
     return cursor.rowcount

@@ -31,7 +31,6 @@ from ingestion.chunks import Block, ChunkedLines
 from ingestion.coltypes import RULES
 from ingestion.copyrows import RowCopier
 from ingestion.encode import NULL
-from ingestion.keys import LOW32
 from ingestion.read import Layout, csv_error
 from ingestion.registry import FeedSpec
 
@@ -235,9 +234,7 @@ class _EncodeThread:
 
 
 def _add_keys(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series) -> None:
-    packed = clean.select("key", numbers).select(
-        (pl.col("key").hash(seed=HASH_SEED) & LOW32) * (1 << 32) + pl.col("n")).to_series()
-    copier.keys.packed.frombytes(packed.to_numpy().astype(np.uint64).tobytes())
+    copier.keys.add_many(clean["key"].hash(seed=HASH_SEED).to_numpy(), numbers.to_numpy())
     copier.rows_in += clean.height
     copier.loaded += clean.height
 
@@ -251,10 +248,9 @@ def _write_clean(copier: RowCopier, clean: pl.DataFrame, numbers: pl.Series, tai
     rows = clean.with_columns(numbers)
     payload = rows.lazy().select(pl.concat_str([text, pl.lit(tail), pl.col("n").cast(pl.String), pl.lit("\n")])
                                  .str.join("")).collect().to_series().to_arrow(compat_level=pl.CompatLevel.oldest())
-    packed = rows.select((pl.col("key").hash(seed=HASH_SEED) & LOW32) * (1 << 32) + pl.col("n")).to_series()
     offsets, data = payload.buffers()[1:3]
     start, end = np.frombuffer(offsets, dtype=np.int64)[payload.offset:payload.offset + 2]
     copier.copy.write(memoryview(data)[start:end])
-    copier.keys.packed.frombytes(packed.to_numpy().astype(np.uint64).tobytes())
+    copier.keys.add_many(clean["key"].hash(seed=HASH_SEED).to_numpy(), numbers.to_numpy())
     copier.rows_in += clean.height
     copier.loaded += clean.height

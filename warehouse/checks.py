@@ -292,8 +292,9 @@ def source_freshness(conn, manifest: dict, feeds: list[str]) -> list[CheckResult
 
     Same check names, severity (warning) and statuses; the criteria are the generated
     sources' (the specs' stale_after_days), read from the manifest the build just wrote.
-    Only the newest batch of each feed is read (an index range on raw's primary key):
-    batches are numbered in load order, so its load time is the feed's latest.
+    Only the newest batch of each feed with rows loaded is read (audit's record of it, then
+    its pages through raw's BRIN index on _batch_id): batches are numbered in load order,
+    so its load time is the feed's latest.
     """
     if not manifest:
         return from_freshness(None, "no dbt manifest to read the freshness criteria from (dbt did not parse)")
@@ -306,8 +307,9 @@ def source_freshness(conn, manifest: dict, feeds: list[str]) -> list[CheckResult
         table = sql.Identifier("raw", feed)
         max_loaded_at, age = conn.execute(sql.SQL(
             "select max({col}), extract(epoch from clock_timestamp() - max({col}))::float8 from {table} "
-            "where _batch_id = (select max(_batch_id) from {table})").format(
-                col=sql.Identifier(source["loaded_at_field"]), table=table)).fetchone() \
+            "where _batch_id = (select max(batch_id) from audit.ingestion_batches "
+            "where feed_id = %s and rows_loaded > 0 and status in ('loaded', 'partial'))").format(
+                col=sql.Identifier(source["loaded_at_field"]), table=table), (feed,)).fetchone() \
             if conn.execute("select to_regclass(%s) is not null", (f"raw.{feed}",)).fetchone()[0] else (None, None)
         results.append({"unique_id": source["unique_id"], "criteria": source["criteria"],
                         "status": _freshness_status(age, source["criteria"]),

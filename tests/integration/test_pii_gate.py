@@ -79,7 +79,7 @@ def test_the_candidate_prefilter_passes_every_value_find_pii_flags_and_no_divisi
     """The scan examines only texts matching both prefilters: every value find_pii flags must match them
     (else PII would slip through unexamined), and the 12-digit division codes must not (the speed)."""
     flagged = [ID_NUMBER, ID_NUMBER[:-1] + "x" if ID_NUMBER.endswith("X") else ID_NUMBER, CARD_16, CARD_19, BAD_USCC,
-               "13812345678", "138-1234-5678", "138 1234 5678", f"联系人张三{ID_NUMBER}。", f"tel:13912345678;",
+               "13812345678", "138-1234-5678", "138 1234 5678", f"联系人张三{ID_NUMBER}。", "tel:13912345678;",
                f"卡号 {CARD_19}", _card(17), _card(18)]
     not_candidates = ["110101001001", "510114002003", "91511402MA6XXXXXX1", "a13812345678", "138123456789",
                       "12345678", "联系电话 0838-1234567", "f" * 64]

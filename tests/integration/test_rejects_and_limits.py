@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from openpyxl import Workbook
 
-from ingestion.load import load_file
+from ingestion.load import load_file, prepare_warehouse
 from warehouse.checks import pii_scan
 from warehouse.credentials import login_dsn
 
@@ -150,3 +150,30 @@ def test_raw_rows_of_a_finished_batch_cannot_be_deleted(db, warehouse_dsn, tmp_p
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
         db.execute("delete from raw.fund_allocations")  # not even the owner, by accident
     assert db.execute("select count(*) from raw.fund_allocations").fetchone()[0] == 1
+
+
+def test_raw_tables_have_a_brin_batch_index_and_no_primary_key_even_after_an_older_schema(db, warehouse_dsn, tmp_path):
+    """The loader numbers each batch's rows itself: raw keeps no btree primary key (a third of the
+    COPY's server time) but a BRIN index on _batch_id. An older raw table with the primary key is
+    migrated; a batch is still found by its BRIN index, and a key repeated in a file still rejected."""
+    prepare_warehouse(warehouse_dsn)
+    db.execute("alter table raw.social_workers add primary key (_batch_id, _row_number)")  # the older schema
+    db.execute("drop index raw.social_workers__batch")
+    db.execute("delete from audit.bootstrap_state where unit = 'raw_tables'")
+    good, dup = id_number("51140219900307123"), id_number("51140219700101789")
+    path = tmp_path / "social_workers.csv"
+    path.write_text(WORKER_HEADER + f"{good},王小明,13812345678,社会工作师,,511402,2020-01-01\n"
+                    + f"{dup},赵六,13712345678,无,,511402,2020-01-01\n" * 2, encoding="utf-8")
+    summary = load_file("social_workers", path)
+    assert (summary.rows_loaded, summary.rows_rejected) == (1, 2)
+    for feed in ("social_workers", "service_transactions"):
+        constraints = db.execute("select contype from pg_constraint where conrelid = %s::regclass",
+                                 (f"raw.{feed}",)).fetchall()
+        assert ("p",) not in constraints and ("f",) not in constraints
+        assert db.execute("select pg_get_indexdef(%s::regclass)", (f"raw.{feed}__batch",)).fetchone()[0] == (
+            f"CREATE INDEX {feed}__batch ON raw.{feed} USING brin (_batch_id) WITH (autosummarize='on')")
+    with db.transaction():
+        db.execute("set local enable_seqscan = off")
+        plan = "\n".join(r[0] for r in db.execute(
+            "explain select count(*) from raw.social_workers where _batch_id = %s", (summary.batch_id,)))
+    assert "social_workers__batch" in plan

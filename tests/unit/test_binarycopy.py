@@ -67,3 +67,40 @@ def test_tuples_hold_every_column_and_the_row_number():
 def test_types_without_a_binary_form_keep_text_copy():
     assert binary_encoder(SimpleNamespace(columns=[SimpleNamespace(type="json")])) is None
     assert binary_encoder(SimpleNamespace(columns=[SimpleNamespace(type="boolean")])) is None
+
+
+def test_the_vector_engine_never_imports_pandas(tmp_path):
+    """pa.array()/pa.scalar() of Python values import pandas (~0.4 s per fresh process and its teardown):
+    checking and encoding a real block, with the warm-up, must not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ingestion.generate import write_service_transactions
+
+    path = tmp_path / "service_transactions.csv"
+    write_service_transactions(path, 500, 7)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import numpy as np\n"
+        "from ingestion.binarycopy import binary_encoder, warm_up\n"
+        "from ingestion.chunks import ChunkedLines\n"
+        "from ingestion.read import open_source\n"
+        "from ingestion.registry import get_spec\n"
+        "from ingestion.vector import block_check\n"
+        "spec = get_spec('service_transactions')\n"
+        f"path = Path({str(path)!r})\n"
+        "source = open_source(spec, path); source.lines.close()\n"
+        "check, encode = block_check(spec, source.lines.layout, fields=True), binary_encoder(spec)\n"
+        "warm_up()\n"
+        "encoded = 0\n"
+        "for block in ChunkedLines(spec, path, source.lines.line_number).blocks():\n"
+        "    checked, ok = check(block)\n"
+        "    clean = checked.filter(ok)\n"
+        "    encoded += len(encode([clean[f'f{i}'] for i in range(len(spec.columns))], "
+        "np.flatnonzero(ok) + block.first_line, 1))\n"
+        "print(encoded > 0, 'pandas' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.split() == ["True", "False"], result.stdout + result.stderr

@@ -55,3 +55,12 @@ def test_an_existing_file_is_replaced_with_the_new_mode_and_existing_folders_are
     write_file(path, "new")
     assert (path.read_text(encoding="utf-8"), mode(path), mode(tmp_path / "kept")) == ("new", 0o600, 0o755)
     assert mode(copy_file(path, tmp_path / "kept" / "g.txt", 0o640)) == 0o640
+
+
+def test_copies_are_byte_identical_whatever_the_size(tmp_path):
+    """The kernel copy (sendfile) and its fallback: an empty file, a small one, one over a chunk."""
+    for name, content in (("empty", b""), ("small", b"a,b\n1,2\n"), ("large", os.urandom(9 << 20))):
+        source = tmp_path / f"{name}.csv"
+        source.write_bytes(content)
+        copied = copy_file(source, tmp_path / f"{name}-copy.csv")
+        assert copied.read_bytes() == content and mode(copied) == 0o600
