@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large service_transactions file")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=5,
                         help="alternating runs of psql \\copy and load_file; their medians are compared")
     parser.add_argument("--memory", action="store_true",
                         help="also load a large file (--memory-mb, ~1 GB) and report its peak RSS (flat memory check)")

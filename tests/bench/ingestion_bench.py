@@ -75,7 +75,7 @@ def ingestion_vs_psql_copy(context: BenchContext) -> list[Row]:
     path = _generate(context, rows, seed=2021)
     # psql and the load alternate, `rounds` times, and the medians are compared: on this 2-core
     # machine one run of either varies by +-15% (checkpoints, page cache, neighbours).
-    rounds = max(1, int(context.options.get("rounds") or 3))
+    rounds = max(1, int(context.options.get("rounds") or 5))
     psql_runs, load_runs = [], []
     for round_number in range(rounds):
         psql_runs.append(_psql_copy(context, path))

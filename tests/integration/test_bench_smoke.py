@@ -30,7 +30,7 @@ def test_every_benchmark_module_imports_and_registers():
 
 def test_ingestion_benchmark_prints_its_ratios(server_dsn):
     result = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--only", "ingestion", "--rows", "2000"],
+        [sys.executable, "-m", "tests.bench", "--only", "ingestion", "--rows", "2000", "--rounds", "2"],
         cwd=REPO_ROOT, env={**os.environ, "WAREHOUSE_DSN": server_dsn}, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
