@@ -39,6 +39,15 @@ def session_var_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("var")
 
 
+@pytest.fixture(scope="session")
+def sample_template(server_dsn, session_var_dir, tmp_path_factory):
+    """The scale-1 sample loaded and published once per session; modules use clones of it
+    (tests/integration/sample_warehouse.py: published_sample)."""
+    from tests.integration.sample_warehouse import build_sample_template
+
+    yield from build_sample_template(server_dsn, session_var_dir, tmp_path_factory.mktemp("sample-template"))
+
+
 def create_database(server_dsn: str, prefix: str = "gov_test") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(server_dsn, autocommit=True) as conn:

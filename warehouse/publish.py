@@ -15,10 +15,13 @@ object into the schema that becomes `marts` (its oid, grants, policies, partitio
 stay). The schema that becomes `marts_previous` keeps `<fact>__undo`, `<fact>__delta` (the
 rows inserted) and a view `<fact>`: the previous version, for auditors and for rollback
 (`undo_in_place`), which applies them back the same way. Cost ~ delta, not ~ history. The
-swap waits (lock_timeout) for queries already reading such a fact: moving it needs its lock.
+swap waits for queries already reading the marts: it locks them all first, for at most LOCK_WAIT
+at a time, stepping back between attempts so that readers never deadlock with it.
 """
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 
 import psycopg
@@ -33,6 +36,14 @@ READER_ROLES = ("bi_reader", "auditor")
 # recounted (and person keys linked). bi_reader reads the aggregates and dimensions only; the
 # auditor reads everything. Any mart with a person key column is person-level as well.
 PERSON_LEVEL_MARTS = ("fct_mediation_case_parties", "fct_mediation_cases", "fct_service_transactions")
+
+
+# Locking the published marts (in place only) waits at most LOCK_WAIT, shorter than PostgreSQL's
+# deadlock_timeout (1 s): a reader that holds one mart and asks for another the swap holds waits
+# for the swap, which steps back (its locks released) and tries again, instead of one of the
+# two being cancelled as a deadlock (a BI query failing during a publication). ~1 min in all.
+LOCK_WAIT = "500ms"
+LOCK_ATTEMPTS = 60
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,25 @@ def swap_in(conn: psycopg.Connection, candidate: str, published: str = "marts",
                 _create_month_partitions(conn, candidate, published, fact)
     else:
         apply_row_security(conn, candidate)  # county policies on the candidate tables before anyone can read them
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            _swap(conn, candidate, published, previous, publication_id, in_place)
+            return
+        except psycopg.errors.LockNotAvailable:
+            if not in_place or attempt == LOCK_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.5, 1.5) * min(0.1 * attempt, 1.0))
+
+
+def _swap(conn: psycopg.Connection, candidate: str, published: str, previous: str, publication_id: int | None,
+          in_place: list[InPlace] | tuple[InPlace, ...]) -> None:
     with conn.transaction():
         conn.execute("set local lock_timeout = '10s'")
         replaced = published_version(conn, published)
         if in_place:
+            conn.execute(f"set local lock_timeout = '{LOCK_WAIT}'")
             _lock_published(conn, published)
+            conn.execute("set local lock_timeout = '10s'")
         applied = {fact.mart: _apply_in_place(conn, candidate, published, fact) for fact in in_place}
         if in_place:  # policies (also those reading a moved fact) refer to the tables that become `marts`
             apply_row_security(conn, candidate)

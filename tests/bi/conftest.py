@@ -7,5 +7,5 @@ from tests.integration.sample_warehouse import published_sample
 
 
 @pytest.fixture(scope="session")
-def bi_sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("bi"), "gov_bi")
+def bi_sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("bi"), "gov_bi", sample_template)

@@ -31,8 +31,8 @@ PARTIES = "fct_mediation_case_parties"
 
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("parties"), "gov_parties")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("parties"), "gov_parties", sample_template)
 
 
 @pytest.fixture

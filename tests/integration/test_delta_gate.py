@@ -113,8 +113,8 @@ def test_pii_scan_on_the_delta_reads_new_rows_only(db):
 # --- through the pipeline ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("delta"), "gov_delta")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("delta"), "gov_delta", sample_template)
 
 
 def _mediation_delta(sample, name: str, rows: int, dispute: str | None = None, supersede: int = 0) -> Path:

@@ -43,8 +43,8 @@ STAGING = {  # staging table -> (raw table, key)
 
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("facts"), "gov_facts")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("facts"), "gov_facts", sample_template)
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ SUMMARY = "case_resolution_rates_by_community_month"
 
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("inplace"), "gov_inplace")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("inplace"), "gov_inplace", sample_template)
 
 
 @pytest.fixture
@@ -231,3 +231,38 @@ def test_full_build_after_partial_ones(applied, sample, conn):
                         ).fetchone()[0] == "p"  # a full build swaps schemas as before
     rollback("test: roll back a full build after in-place ones", dsn=sample.dsn)
     assert {t: _checksum(conn, f"marts.{t}") for t in (FACT, SUMMARY)} == incremental
+
+
+def test_a_reader_holding_one_mart_and_asking_for_another_never_deadlocks_with_the_swap(applied, sample, conn):
+    """A BI query holds marts.governance_kpis and then asks for marts.dim_divisions, which the swap (locking
+    every mart in name order before applying a fact in place) already holds while it waits for the first.
+    PostgreSQL would cancel one of the two as a deadlock after 1 s; the swap steps back (LOCK_WAIT 0.5 s)
+    and tries again once the reader is done: both succeed."""
+    path, _ = _one_month_delta(sample, "ip5", new=2, updated=1)
+    load_file("grid_events", path, dsn=sample.dsn)
+    held = _oid(conn, "marts.governance_kpis")
+    outcome: dict = {}
+
+    def publish() -> None:
+        try:
+            outcome["result"] = build_and_publish("inplace-reader", dsn=sample.dsn)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = exc
+
+    with psycopg.connect(sample.dsn) as reader:  # one transaction, as a BI tool's report would hold it
+        reader.execute("select count(*) from marts.governance_kpis").fetchone()
+        thread = threading.Thread(target=publish, daemon=True)
+        thread.start()
+        waited = 0
+        while not conn.execute("select exists (select from pg_locks where relation = %s and mode = "
+                               "'AccessExclusiveLock' and not granted)", (held,)).fetchone()[0]:
+            assert thread.is_alive() and waited < 1200, outcome  # the swap must come to wait for the held mart
+            threading.Event().wait(0.1)
+            waited += 1
+        divisions = reader.execute("select count(*) from marts.dim_divisions").fetchone()[0]
+        reader.commit()
+    thread.join(300)
+    assert divisions > 0
+    assert "error" not in outcome, outcome
+    result = outcome["result"]
+    assert result["outcome"] == "published" and FACT in result["applied_in_place"], result["failed_checks"]

@@ -46,8 +46,8 @@ FACILITY_HEADERS = ["设施编码", "设施名称", "设施类型", "社区代�
 
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("kpis"), "gov_kpis")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("kpis"), "gov_kpis", sample_template)
 
 
 def _kpis(dsn: str) -> dict[str, Decimal]:

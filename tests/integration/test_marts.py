@@ -24,8 +24,8 @@ EVENT_FACTS = {"fct_grid_events": "event_id", "fct_mediation_cases": "case_no",
 
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("marts"), "gov_marts")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("marts"), "gov_marts", sample_template)
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ SNAPSHOT_CHECK = "dbt snapshot (history of published dimensions)"
 
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("partial"), "gov_partial")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("partial"), "gov_partial", sample_template)
 
 
 @pytest.fixture

@@ -98,8 +98,8 @@ def _first_data_row(path: Path) -> int:
 
 # --------------------------------------------------------------------------- marts
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("programmes"), "gov_prog")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("programmes"), "gov_prog", sample_template)
 
 
 @pytest.fixture

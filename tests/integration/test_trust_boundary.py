@@ -25,8 +25,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 
 
 @pytest.fixture(scope="module")
-def sample(server_dsn, session_var_dir, tmp_path_factory):
-    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("trust"), "gov_trust")
+def sample(server_dsn, session_var_dir, tmp_path_factory, sample_template):
+    yield from published_sample(server_dsn, session_var_dir, tmp_path_factory.mktemp("trust"), "gov_trust", sample_template)
 
 
 def attempt(dsn: str, statement: str) -> bool:
