@@ -35,3 +35,13 @@ def test_only_a_shared_whole_hash_is_a_candidate_from_either_path():
     tracker.add(-1, 10)  # Python's hash() may be negative: its two's complement bits
     tracker.add_many(np.array([2**64 - 1], dtype=np.uint64), np.array([11], dtype=np.uint64))
     assert tracker.candidates() == [3, 9, 10, 11]
+
+
+def test_rows_may_arrive_out_of_order():
+    """The row path adds a block's flagged rows before its clean ones: the high halves are kept by row number."""
+    tracker = KeyTracker()
+    tracker.add(0xAAAA_0000_0000_0001, 50)
+    tracker.add_many(np.array([0xAAAA_0000_0000_0001, 0xBBBB_0000_0000_0001], dtype=np.uint64),
+                     np.array([7, 3], dtype=np.uint64))
+    tracker.add_many(np.array([], dtype=np.uint64), np.array([], dtype=np.uint64))
+    assert tracker.candidates() == [7, 50]
