@@ -51,32 +51,11 @@ def write_file(path: Path, data: str | bytes, mode: int = PRIVATE_FILE) -> Path:
 def copy_file(source: Path, target: Path, mode: int = PRIVATE_FILE) -> Path:
     """Copy `source` to `target` created with `mode`; readers never see half a file."""
     tmp = _temp_beside(target)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
     try:
-        with source.open("rb") as src, os.fdopen(fd, "wb") as dst:
-            _copy_contents(src, dst)
+        shutil.copyfile(source, tmp)  # into the file created with `mode`; the kernel copies (sendfile)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
 
-
-def _copy_contents(src, dst) -> None:
-    """The kernel copies (sendfile: no Python per chunk, the GIL free for the loader's other thread),
-    else large chunks where sendfile is not supported."""
-    offset, size = 0, os.fstat(src.fileno()).st_size
-    try:
-        while offset < size:
-            sent = os.sendfile(dst.fileno(), src.fileno(), offset, min(size - offset, 1 << 30))
-            if sent == 0:
-                break
-            offset += sent
-    except OSError:
-        if offset:
-            raise
-    else:
-        if offset >= size:
-            return
-    src.seek(offset)
-    dst.seek(offset)
-    shutil.copyfileobj(src, dst, 8 << 20)
