@@ -40,8 +40,14 @@ def chinese_label(comment: str | None) -> str | None:
 def read_bundle(bundle: Path, warehouse_uri: str) -> dict[str, str]:
     contents = {str(path.relative_to(bundle)): path.read_text(encoding="utf-8")
                 for path in sorted(bundle.rglob("*.yaml"))}
+    from sqlalchemy.engine.url import make_url
+    from superset.constants import PASSWORD_MASK
+
     database = yaml.safe_load(contents[DATABASE_FILE])
-    database["sqlalchemy_uri"] = warehouse_uri
+    # The mask, not an empty password: the import keeps the given password only when the URI carries the
+    # mask (Database.set_sqlalchemy_uri stores a URI's own password, None for a URI without one).
+    database["sqlalchemy_uri"] = make_url(warehouse_uri).set(password=PASSWORD_MASK).render_as_string(
+        hide_password=False)
     contents[DATABASE_FILE] = yaml.safe_dump(database, allow_unicode=True, sort_keys=False)
     return contents
 

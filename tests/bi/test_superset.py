@@ -152,6 +152,16 @@ def test_sqllab_reads_marts_but_postgresql_refuses_raw_and_audit(superset, api, 
     assert stored.startswith("SCRAM-SHA-256$4096:")
 
 
+def test_the_warehouse_connection_keeps_the_bi_login_password(superset, api):
+    """Superset must send the BI login's password: the embedded server (the default) refuses a login
+    without one, while the CI server's trust authentication would accept it and hide the gap."""
+    database_id = api.get(f"{superset.url}/api/v1/database/", timeout=30).json()["result"][0]["id"]
+    connection = api.get(f"{superset.url}/api/v1/database/{database_id}/connection", timeout=30)
+    assert connection.status_code == 200, connection.text
+    uri = connection.json()["result"]["sqlalchemy_uri"]
+    assert uri.startswith(f"postgresql+psycopg2://{superset.bi_login}:XXXXXXXXXX@"), uri  # stored, shown masked
+
+
 def test_secrets_are_private_and_bound_to_localhost(superset, bi_var):
     for name in ("secret_key", "admin.password", "bi_login.password", "metadata.password"):
         assert (bi_var / "bi" / name).stat().st_mode & 0o777 == 0o600, name
