@@ -33,6 +33,7 @@ class Block:
     first_line: int
     data: bytes
     ends: np.ndarray  # byte offset just after each line (its line end included)
+    controls: np.ndarray | None = None  # byte offsets of control characters (None: not yet looked for)
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -47,10 +48,10 @@ class Block:
         No canonical line holds one, and Python's and Rust's regex `\\s` disagree on a few
         of them, so the vector pattern is never asked to judge such a line.
         """
-        raw = np.frombuffer(self.data, dtype=np.uint8)
-        control = np.flatnonzero(((raw < 32) & (raw != 10) & (raw != 13)) | (raw == 127))
+        if self.controls is None:
+            self.ends, self.controls = _line_ends(self.data)
         flagged = np.zeros(len(self.ends), dtype=bool)
-        flagged[np.searchsorted(self.ends, control, side="right")] = True
+        flagged[np.searchsorted(self.ends, self.controls, side="right")] = True
         return flagged
 
     def line(self, index: int) -> str:
@@ -130,8 +131,8 @@ class ChunkedLines:
                     cut = self._cut()
                 data = self._buffer[self._pos:self._pos + cut]
                 self._pos += cut
-                ends = _line_ends(data)
-                block = Block(self.next_line, data, ends)
+                ends, controls = _line_ends(data)
+                block = Block(self.next_line, data, ends, controls)
                 _validate(block, self)
                 self.next_line += len(ends)
                 yield block
@@ -147,15 +148,25 @@ class ChunkedLines:
         return last + 1 - self._pos if last >= 0 else 0
 
 
-def _line_ends(data: bytes) -> np.ndarray:
+def _line_ends(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(offset just after each line, offsets of the control characters) from one pass over the bytes.
+
+    Every byte below 32 is found at once (line ends are most of them), then classified: \n and
+    a \r not followed by \n end a line, any other (and DEL) is a control character.
+    """
     raw = np.frombuffer(data, dtype=np.uint8)
-    newline = raw == 10
-    lone_cr = raw == 13
-    lone_cr[:-1] &= ~newline[1:]
-    ends = np.flatnonzero(newline | lone_cr) + 1
+    low = np.flatnonzero(raw < 32)
+    value = raw[low]
+    after = raw[np.minimum(low + 1, len(raw) - 1)]
+    cr = value == 13
+    ends_line = (value == 10) | (cr & ((after != 10) | (low + 1 == len(raw))))
+    ends = low[ends_line] + 1
+    controls = low[(value != 10) & ~cr]
+    if (raw == 127).any():
+        controls = np.union1d(controls, np.flatnonzero(raw == 127))
     if not len(ends) or ends[-1] != len(data):
         ends = np.append(ends, len(data))  # the last line of the file, without a line end
-    return ends
+    return ends, controls
 
 
 def _validate(block: Block, lines: ChunkedLines) -> None:

@@ -67,6 +67,8 @@ MATRIX = [
     ("finish a closed batch", "select audit.finish_batch(min(batch_id), 'loaded', 0, 0, 0, 0, null) "
      "from audit.ingestion_batches",
      {"ingest": False, "transform": False, "bi": False, "auditor": False, "steward": False}),
+    ("summarize raw batch ranges", "select audit.summarize_raw_batches('party_organizations')",
+     {"ingest": True, "transform": False, "bi": False, "auditor": False, "steward": False}),
     ("read marts", "select * from marts.dim_divisions limit 1",
      {"ingest": False, "transform": True, "bi": True, "auditor": True, "steward": False}),
     ("read person keys", "select * from marts.fct_mediation_case_parties limit 1",

@@ -1,9 +1,11 @@
 """Blocks of lines split exactly as Python's text reader splits them, at any block size."""
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from ingestion.chunks import ChunkedLines
+from ingestion.chunks import ChunkedLines, _line_ends
 from ingestion.errors import FileRejected
 from ingestion.registry import get_spec
 
@@ -55,3 +57,19 @@ def test_invalid_utf8_refuses_the_file(tmp_path):
     with pytest.raises(FileRejected) as refused:
         list(ChunkedLines(SPEC, path, 1, 4).blocks())
     assert refused.value.rule == "wrong_encoding" and "line 3" in refused.value.reason
+
+
+def test_line_ends_and_control_characters_match_a_byte_by_byte_reading():
+    """One pass finds both (chunks._line_ends); checked against the plain definition on random bytes."""
+    rng = random.Random(7)
+    alphabet = [b"a", b",", b"\n", b"\r", b"\r\n", b"\t", b"\x00", b"\x7f", b"\x1f", "é".encode()]
+    for _ in range(500):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
+        ends, controls = _line_ends(data)
+        expected_ends = [i + 1 for i, byte in enumerate(data)
+                         if byte == 10 or (byte == 13 and data[i + 1:i + 2] != b"\n")]
+        if not expected_ends or expected_ends[-1] != len(data):
+            expected_ends.append(len(data))
+        assert ends.tolist() == expected_ends, data
+        assert controls.tolist() == [i for i, byte in enumerate(data) if (byte < 32 and byte not in (10, 13))
+                                     or byte == 127], data

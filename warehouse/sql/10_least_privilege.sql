@@ -55,6 +55,24 @@ end $$;
 revoke all on function audit.finish_batch(bigint, text, integer, integer, integer, integer, text) from public;
 grant execute on function audit.finish_batch(bigint, text, integer, integer, integer, integer, text) to gov_ingest;
 
+-- BRIN summaries of the page ranges raw.<feed> holds, made by the loader before each load (as
+-- the owner: summarizing needs ownership of the index). autosummarize works only where
+-- autovacuum runs; without summaries every batch filter on _batch_id (the count check at commit,
+-- staging's batches since the last publication) reads every unsummarized range, i.e. all history.
+-- Returns how many ranges it summarized; nothing to do costs a read of the index's range map.
+create or replace function audit.summarize_raw_batches(p_feed_id text) returns integer
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+    batch_index regclass := to_regclass(format('raw.%I', p_feed_id || '__batch'));
+begin
+    if batch_index is null then
+        return 0;
+    end if;
+    return brin_summarize_new_values(batch_index);
+end $$;
+revoke all on function audit.summarize_raw_batches(text) from public;
+grant execute on function audit.summarize_raw_batches(text) to gov_ingest;
+
 -- Raw is append-only: a load may move rows of its own open batch (duplicate keys, unknown
 -- parents) to the rejects; rows of a finished batch are never deleted (trigger on every raw table).
 create or replace function audit.raw_delete_guard() returns trigger
