@@ -34,6 +34,7 @@ rollback: $(STAMP)
 
 # The suite without the fault drills (those take ~6 min; .ci/run runs them next with test-faults).
 test: $(STAMP)
+	@bash infra/ensure_chromium.sh
 	@$(PY) -m pytest --ignore=tests/airflow/test_faults.py --ignore=tests/airflow/test_celery_faults.py --durations=15
 
 # The fault drills: kills and a PostgreSQL restart on a supervised stack (run by .ci/run after make test).

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 import stat
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.integration.sample_warehouse import PII_TEST_KEY, published_sample
 from warehouse.build import hmac_pads, target_dir
@@ -106,14 +108,18 @@ def test_logins_are_not_superusers_and_public_cannot_connect(sample):
             superuser, session_user = conn.execute(
                 "select rolsuper, session_user from pg_roles where rolname = session_user").fetchone()
             assert superuser is False and session_user == LOGINS[role][0]
+    # A login with a password: the embedded server asks for one (SCRAM) before it checks CONNECT.
+    password = secrets.token_urlsafe(16)
     with psycopg.connect(sample.dsn, autocommit=True) as conn:
         conn.execute("drop role if exists gov_trust_nobody")
-        conn.execute("create role gov_trust_nobody login")
+        verifier = conn.pgconn.encrypt_password(password.encode(), b"gov_trust_nobody", b"scram-sha-256").decode()
+        conn.execute(sql.SQL("create role gov_trust_nobody login password {}").format(sql.Literal(verifier)))
         dbname = conn.info.dbname
     try:
         info = psycopg.conninfo.conninfo_to_dict(sample.dsn)
         with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
-            psycopg.connect(host=info["host"], port=info["port"], dbname=dbname, user="gov_trust_nobody")
+            psycopg.connect(host=info["host"], port=info["port"], dbname=dbname, user="gov_trust_nobody",
+                            password=password)
     finally:
         with psycopg.connect(sample.dsn, autocommit=True) as conn:
             conn.execute("drop role gov_trust_nobody")
