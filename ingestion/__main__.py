@@ -17,6 +17,7 @@ stderr) / a publication was blocked; 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -291,4 +292,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # One command per process: at exit the interpreter's last collections would walk every object the
+    # imports made (polars, pyarrow, psycopg, pydantic: 0.15-0.3 s measured); frozen objects are not walked.
+    gc.freeze()
+    sys.exit(code)

@@ -30,7 +30,7 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from ingestion.archive import archive_file, file_digest
-from ingestion.batch_ranges import EarlierBatchSummaries
+from ingestion.batch_ranges import ReadyForLoad
 from ingestion.copyrows import Progress, RowCopier
 from ingestion.errors import FileRejected, printable, unexpected
 from ingestion.fastrow import row_matcher
@@ -157,23 +157,22 @@ def load_file(feed_id: str, path: Path, *, dsn: str | None = None, replay_of: in
     settings = get_settings()
     path = Path(path)
     _prefetch_vector(spec)
-    ingest = prepare_warehouse(dsn)
-    summaries = EarlierBatchSummaries(ingest, feed_id)
+    # The earlier batches are summarized before the batch opens: its count check at commit reads its own pages.
+    ready = ReadyForLoad(lambda: prepare_warehouse(dsn), feed_id)
     try:
         sha256, size = file_digest(path)
     except OSError as exc:  # unreadable: refused by name, like a delivery that may not be opened
-        summaries.wait()
+        ready.wait()
         return refuse_file(feed_id, path.name, unexpected(exc), dsn=dsn)
     summary = BatchSummary(batch_id=None, feed=feed_id, file=printable(path.name), sha256=sha256, status="loading",
                            replay_of=replay_of)
-    with connect(ingest) as conn:
+    with connect(ready.wait()) as conn:
         refusal = None
         try:
             summary.archive_path = str(archive_file(path, sha256, settings.archive_dir, feed_id))
         except OSError as exc:  # e.g. a name too long for the archive: refused, never a stuck feed
             refusal = FileRejected("archive_failed", f"the file cannot be archived: {printable(str(exc), 300)}",
                                    "文件无法归档")
-        summaries.wait()  # before the batch opens: its count check at commit then reads only its own pages
         if _open_batch(conn, spec, summary, size):
             _load_batch(conn, spec, summary, path, settings.max_file_bytes, progress, refusal)
         _finish_batch(conn, summary)

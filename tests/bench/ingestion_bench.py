@@ -2,9 +2,10 @@
 
 The file is generated first (service_transactions, `write_service_transactions`), then
 (a) `psql \\copy` into a table with the feed's column types and its key as primary key,
-(b) `load_file` of the same file in a child process (validation, rejects, audit and
-the deferred count check included), whose peak RSS is read from its rusage, with the
-vector engine and (c) with the per-line path (INGEST_ENGINE=lines) for comparison.
+(b) `python -m ingestion load` of the same file, the command users and tasks run (a fresh
+process: imports, validation, rejects, audit, the deferred count check and exit included),
+whose peak RSS is read from its rusage, with the vector engine and (c) with the per-line
+path (INGEST_ENGINE=lines) for comparison.
 `--memory` loads a ~1 GB file (`--memory-mb`) to show that peak RSS stays flat.
 """
 from __future__ import annotations
@@ -50,13 +51,14 @@ def _psql_copy(context: BenchContext, path: Path) -> float:
 
 def _load_in_child(context: BenchContext, path: Path, engine: str = "vector",
                    copy_format: str = "binary") -> tuple[dict, float, float]:
-    """(summary, wall seconds, peak RSS in MB) of load_file in a fresh process (INGEST_ENGINE=engine).
+    """(summary, wall seconds, peak RSS in MB) of `python -m ingestion load` (INGEST_ENGINE=engine), the
+    command a user or a task runs: a fresh process, its imports and its exit included.
 
     The summary gains `cpu_seconds`: the child's user + system CPU, all its threads.
     """
     env = {**os.environ, "WAREHOUSE_DSN": context.dsn, "INGEST_ENGINE": engine, "INGEST_COPY_FORMAT": copy_format}
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "tests.bench.child", "service_transactions", str(path)],
+    child = subprocess.Popen([sys.executable, "-m", "ingestion", "load", "service_transactions", str(path), "--json"],
                              env=env, stdout=subprocess.PIPE, text=True)
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
