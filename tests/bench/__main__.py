@@ -1,6 +1,6 @@
 """`make bench`: run every registered benchmark against an isolated database, print the table.
 
-    python -m tests.bench [--rows N] [--rounds N] [--memory [--memory-mb MB]] [--only NAME] [--scale 10,100] [--skip-latency]
+    python -m tests.bench [--rows N] [--rounds N] [--memory [--memory-mb MB]] [--only NAME] [--scale 10,100] [--publication-rounds N] [--skip-latency]
 
 The latency benchmark starts a whole local Airflow stack (a few minutes): --skip-latency leaves it out.
 """
@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="run only benchmarks whose name contains this")
     parser.add_argument("--scale", default="10,100",
                         help="sample scales of the publication benchmark, comma-separated (growth: first to last)")
+    parser.add_argument("--publication-rounds", type=int, default=3,
+                        help="incremental publications per scale (each after its own delta); their median is reported")
     parser.add_argument("--skip-latency", action="store_true",
                         help="leave out drop->published through Airflow (it starts a whole local stack)")
     args = parser.parse_args(argv)
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         context = BenchContext(dsn=dsn, work_dir=work,
                                options={"rows": str(args.rows), "rounds": str(args.rounds), "memory": "1" if args.memory else "",
                                         "skip_latency": "1" if args.skip_latency else "",
-                                        "memory_mb": str(args.memory_mb), "scale": args.scale})
+                                        "memory_mb": str(args.memory_mb), "scale": args.scale,
+                                        "publication_rounds": str(args.publication_rounds)})
         for bench in BENCHMARKS:
             if args.only and args.only not in bench.__name__:
                 continue

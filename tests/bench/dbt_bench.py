@@ -2,7 +2,8 @@
 
 For each `--scale` (default 10,100) a fresh database gets the sample at that scale,
 then a full publication (`build_and_publish(full_refresh=True)`) and, after a delta of
-1% of the event feeds, an incremental one, as the pipeline runs them (dbt build,
+1% of the event feeds, an incremental one (`--publication-rounds`, default 3, each after its
+own delta; the median is reported: one run varies by +-20% here), as the pipeline runs them (dbt build,
 tests, GX suites, reconciliation, swap). Printed per scale: both times and their ratio
 (goal <= 0.10 at scale 100); across scales: the growth factor of the incremental time
 from the first scale to the last (goal <= 1.5 for 10x the history at a fixed 1% delta): at
@@ -130,6 +131,16 @@ def _timed(label: str, func):
     return result, seconds
 
 
+def _median(runs: list[tuple[float, dict, str]]) -> tuple[float, dict, str]:
+    """The middle run by time (the higher one of an even count): its seconds, result and phases."""
+    return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+
+
+def _spread(runs: list[tuple[float, dict, str]]) -> str:
+    times = sorted(run[0] for run in runs)
+    return f"median of {len(times)}: " + ", ".join(f"{t:.1f}s" for t in times)
+
+
 def _load() -> str:
     try:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -175,21 +186,31 @@ def _one_scale(context: BenchContext, scale: int, first: bool, base_scale: int) 
                 f"bench-full-{scale}", dsn=dsn, full_refresh=True))
             assert full["outcome"] == "published", full.get("failed_checks")
             full_phases = _phases(full, timer.take())
-            delta = sum(load_file(feed, path, dsn=dsn).rows_loaded
-                        for feed, path in _delta_files(work, scale, DELTA).items())
-            print(f"    delta: {delta:,} event rows ({DELTA:.0%} of the event feeds)", file=sys.stderr, flush=True)
-            incr, incr_seconds = _timed(f"scale {scale}: incremental publication", lambda: build_and_publish(
-                f"bench-incr-{scale}", dsn=dsn))
-            assert incr["outcome"] == "published", incr.get("failed_checks")
-            incr_phases = _phases(incr, timer.take())
+            rounds = max(1, int(context.options.get("publication_rounds") or 3))
+            incr_runs = []
+            for number in range(rounds):  # each after its own delta (new keys); the median run is reported
+                delta = sum(load_file(feed, path, dsn=dsn).rows_loaded
+                            for feed, path in _delta_files(work, scale, DELTA, suffix=f"-D{number}").items())
+                print(f"    delta: {delta:,} event rows ({DELTA:.0%} of the event feeds)", file=sys.stderr, flush=True)
+                incr, incr_seconds = _timed(f"scale {scale}: incremental publication {number + 1}/{rounds}",
+                                            lambda n=number: build_and_publish(f"bench-incr-{scale}-{n}", dsn=dsn))
+                assert incr["outcome"] == "published", incr.get("failed_checks")
+                incr_runs.append((incr_seconds, incr, _phases(incr, timer.take())))
+            incr_seconds, incr, incr_phases = _median(incr_runs)
             fixed = None
             if scale != base_scale:  # the same delta as at the first scale: what history alone adds
-                fixed_rows = sum(load_file(feed, path, dsn=dsn).rows_loaded
-                                 for feed, path in _delta_files(work, base_scale, DELTA, suffix="-F").items())
-                fixed, fixed_seconds = _timed(f"scale {scale}: incremental publication, fixed delta", lambda: (
-                    build_and_publish(f"bench-fixed-{scale}", dsn=dsn)))
-                assert fixed["outcome"] == "published", fixed.get("failed_checks")
-                fixed_phases = _phases(fixed, timer.take())
+                fixed_runs = []
+                for number in range(rounds):
+                    fixed_rows = sum(load_file(feed, path, dsn=dsn).rows_loaded for feed, path in
+                                     _delta_files(work, base_scale, DELTA, suffix=f"-F{number}").items())
+                    fixed, fixed_seconds = _timed(
+                        f"scale {scale}: incremental publication, fixed delta {number + 1}/{rounds}",
+                        lambda n=number: build_and_publish(f"bench-fixed-{scale}-{n}", dsn=dsn))
+                    assert fixed["outcome"] == "published", fixed.get("failed_checks")
+                    fixed_runs.append((fixed_seconds, fixed, _phases(fixed, timer.take())))
+                fixed_seconds, fixed, fixed_phases = _median(fixed_runs)
+                fixed_spread = _spread(fixed_runs)
+        incr_spread = _spread(incr_runs)
         print(f"    full phases: {full_phases}\n    incremental phases: {incr_phases}", file=sys.stderr, flush=True)
         if fixed is not None:
             print(f"    fixed-delta incremental phases: {fixed_phases}", file=sys.stderr, flush=True)
@@ -202,12 +223,13 @@ def _one_scale(context: BenchContext, scale: int, first: bool, base_scale: int) 
         Row(f"publication, full build (scale {scale})", loaded, full_seconds,
             note=f"load {_load()}; {full_phases}"),
         Row(f"publication, incremental after 1% delta (scale {scale})", delta, incr_seconds, ratio=ratio,
-            note=f"ratio = incremental / full (goal <= 0.10 at 100); {mode}; load {_load()}; {incr_phases}"),
+            note=f"ratio = incremental / full (goal <= 0.10 at 100); {incr_spread}; {mode}; load {_load()}; "
+                 f"{incr_phases}"),
     ] + ([] if fixed is None else [
         Row(f"publication, incremental after the scale-{base_scale} delta (scale {scale})", fixed_rows, fixed_seconds,
             ratio=fixed_seconds / full_seconds,
             note=f"same {fixed_rows:,} event rows as at scale {base_scale}: the cost of history alone; "
-                 f"load {_load()}; {fixed_phases}"),
+                 f"{fixed_spread}; load {_load()}; {fixed_phases}"),
     ]), incr_seconds if fixed is None else fixed_seconds
 
 
